@@ -1,0 +1,41 @@
+"""The one clock.
+
+Everything that asks "what time is it" asks here, so tests and the weekly scheduler
+can be driven by a controllable clock instead of sleeping. `BRIEFMAIL_FAKE_NOW`
+(ISO 8601, UTC assumed when naive) pins the time for subprocesses such as Celery
+workers started by the tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+_override: Callable[[], datetime] | None = None
+
+
+def now() -> datetime:
+    """Current time, timezone-aware UTC."""
+    if _override is not None:
+        return _override()
+    fake = os.environ.get("BRIEFMAIL_FAKE_NOW")
+    if fake:
+        parsed = datetime.fromisoformat(fake)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def set_now(value: datetime | Callable[[], datetime] | None) -> None:
+    """Pin the clock (a fixed time or a callable); None restores the real clock."""
+    global _override
+    if value is None or callable(value):
+        _override = value
+    else:
+        fixed = value if value.tzinfo else value.replace(tzinfo=UTC)
+        _override = lambda: fixed  # noqa: E731
+
+
+def as_utc(value: datetime) -> datetime:
+    """Databases hand back naive datetimes on SQLite; treat them as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,145 @@
+"""One settings object, read from `BRIEFMAIL_*` environment variables and an optional `.env`.
+
+Every default works on a laptop with no server: SQLite, tasks in-process, the outbox
+backend. Production overrides them through the environment only; secrets are never
+read from anywhere else (the generated development key file is the one exception,
+and only when `BRIEFMAIL_SECRET_KEY` is unset).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from briefmail.errors import ConfigError
+
+EmailBackendName = Literal["outbox", "smtp", "sendgrid"]
+
+
+class Settings(BaseSettings):
+    """Each field is documented in README's configuration table (a test keeps them in step)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRIEFMAIL_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(
+        "sqlite:///briefmail.db", description="SQLAlchemy URL; SQLite file or PostgreSQL."
+    )
+    broker_url: str = Field(
+        "", description="Celery broker (Redis URL). Empty: tasks run in-process."
+    )
+    email_backend: EmailBackendName = Field(
+        "outbox", description="Where mail goes: outbox (.eml files), smtp or sendgrid."
+    )
+    outbox_dir: Path = Field(Path("outbox"), description="Folder for the outbox backend.")
+    smtp_url: str = Field(
+        "smtp://localhost:1025",
+        description="SMTP server for the smtp backend (smtp:// or smtps://).",
+    )
+    sendgrid_api_key: SecretStr | None = Field(None, description="SendGrid API key.")
+    sendgrid_host: str = Field(
+        "https://api.sendgrid.com", description="SendGrid API base URL (tests point it locally)."
+    )
+    sendgrid_webhook_public_key: str = Field(
+        "", description="SendGrid Event Webhook verification key, base64 DER (ECDSA P-256)."
+    )
+    from_address: str = Field(
+        "Clinician Learning Brief <brief@example.org>",
+        alias="BRIEFMAIL_FROM",
+        description="From header of every brief.",
+    )
+    reply_to: str = Field("", description="Optional Reply-To header.")
+    unsubscribe_mailto: str = Field(
+        "unsubscribe@example.org",
+        description="Mailbox named in List-Unsubscribe beside the one-click URL.",
+    )
+    public_url: str = Field(
+        "http://localhost:8000", description="Base URL of the web app, used in every public link."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="HMAC key(s) for signed links, comma-separated; the first signs, all verify.",
+    )
+    secret_key_file: Path = Field(
+        Path("briefmail.secret"),
+        description="Development only: generated key file used when BRIEFMAIL_SECRET_KEY is unset.",
+    )
+    postal_address: str = Field(
+        "Clinician Learning Brief · 100 Example Street · Boston, MA 02110 · USA",
+        description="Postal address printed in every footer (CAN-SPAM).",
+    )
+    scanner_window_seconds: int = Field(
+        60, ge=0, description="Clicks this soon after a batch was accepted count as automated."
+    )
+    batch_size: int = Field(
+        1000, ge=1, le=1000, description="Recipients per provider request (SendGrid allows 1000)."
+    )
+    send_max_attempts: int = Field(
+        6, ge=1, description="Attempts per batch on 429/5xx before it is marked failed."
+    )
+    redis_url: str = Field(
+        "", description="Redis for the click stream; defaults to the broker URL when that is Redis."
+    )
+    lang: str = Field("en", description="Language of the email (the lang attribute).")
+
+    @field_validator("public_url", "sendgrid_host")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def signing_keys(self) -> list[bytes]:
+        """Keys for HMAC links: the first signs, every one verifies (rotation)."""
+        if self.secret_key is not None:
+            keys = [k.strip() for k in self.secret_key.get_secret_value().split(",") if k.strip()]
+            if not keys:
+                raise ConfigError("BRIEFMAIL_SECRET_KEY: is set but holds no key")
+            if any(len(k) < 16 for k in keys):
+                raise ConfigError("BRIEFMAIL_SECRET_KEY: every key must be at least 16 characters")
+            return [k.encode() for k in keys]
+        return [_development_key(self.secret_key_file)]
+
+    @property
+    def click_redis_url(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else ""
+
+
+def _development_key(path: Path) -> bytes:
+    """A per-checkout random key so the embedded default works without configuration."""
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise ConfigError(_describe_validation_error(exc)) from None
+
+
+def _describe_validation_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for err in errors():
+        field = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        parts.append(f"BRIEFMAIL_{field.upper()}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)

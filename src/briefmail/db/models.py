@@ -1,0 +1,343 @@
+"""The schema, in one place.
+
+Alembic migrations under `db/migrations/` are the only way this schema reaches a
+database; `tests/db/test_migrations.py` fails when a model and the migrations disagree.
+
+Status columns are plain strings constrained by CHECKs, so SQLite and PostgreSQL
+behave alike and a new state is a migration, not an enum type dance.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from briefmail import clock
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; BIGINT stays BIGINT on PostgreSQL.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+def _check(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=name)
+
+
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+BRIEF_STATUSES = ("draft", "approved")
+SEND_KINDS = ("brief", "test")
+SEND_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled")
+BATCH_STATUSES = ("pending", "sending", "accepted", "failed", "unknown", "cancelled")
+# Delivery states, ordered by how final they are; webhook events only move a row forward.
+DELIVERY_STATUSES = (
+    "queued",
+    "cancelled",
+    "failed",
+    "accepted",
+    "deferred",
+    "delivered",
+    "dropped",
+    "bounced",
+    "unsubscribed",
+    "complained",
+)
+LINK_KINDS = ("source", "cta", "citation", "honeypot")
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+subscriber_topics = Table(
+    "subscriber_topics",
+    Base.metadata,
+    Column(
+        "subscriber_id", BigId, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("topic_slug", String(80), ForeignKey("topics.slug"), primary_key=True),
+    Index("ix_subscriber_topics_topic_slug", "topic_slug", "subscriber_id"),
+)
+
+brief_topics = Table(
+    "brief_topics",
+    Base.metadata,
+    Column("brief_id", BigId, ForeignKey("briefs.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_slug", String(80), ForeignKey("topics.slug"), primary_key=True),
+)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    __table_args__ = (_check("status", SUBSCRIBER_STATUSES, "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # As given, trimmed, domain lower-cased.
+    email: Mapped[str] = mapped_column(String(320))
+    # Fully lower-cased: uniqueness is case-insensitive.
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # Signs this subscriber's unsubscribe and preference links; rotating it revokes them.
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    topics: Mapped[list[Topic]] = relationship(secondary=subscriber_topics, lazy="selectin")
+
+
+class Suppression(Base):
+    """Addresses no send may ever reach, whatever a later import says."""
+
+    __tablename__ = "suppressions"
+
+    email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Brief(Base):
+    __tablename__ = "briefs"
+    __table_args__ = (_check("status", BRIEF_STATUSES, "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    source_path: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    coverage_start: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    topics: Mapped[list[Topic]] = relationship(secondary=brief_topics, lazy="selectin")
+
+
+class WeeklySlot(Base):
+    """The standing weekly slot; at most one row is active."""
+
+    __tablename__ = "weekly_slots"
+    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # Monday = 0
+    time_of_day: Mapped[str] = mapped_column(String(5))  # HH:MM
+    timezone: Mapped[str] = mapped_column(String(64))
+    local_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Send(Base):
+    """One brief going to one audience (or a proof to a few addresses).
+
+    The rendered email is stored here at snapshot time so every batch, on any worker,
+    sends the same bytes and nobody re-renders per recipient.
+    """
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        _check("status", SEND_STATUSES, "status"),
+        _check("kind", SEND_KINDS, "kind"),
+        Index("ix_sends_status_scheduled_for", "status", "scheduled_for"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brief_id: Mapped[int] = mapped_column(ForeignKey("briefs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="brief")
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    scheduled_for: Mapped[datetime]
+    local_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Slot wall-clock time ("09:00") and default zone for local-time sends.
+    local_time_of_day: Mapped[str | None] = mapped_column(String(5))
+    local_timezone: Mapped[str | None] = mapped_column(String(64))
+    topics_filter: Mapped[list[str] | None] = mapped_column(JSON)
+    test_to: Mapped[list[str] | None] = mapped_column(JSON)
+    weekly_slot_id: Mapped[int | None] = mapped_column(ForeignKey("weekly_slots.id"))
+    subject: Mapped[str | None] = mapped_column(Text)
+    html_template: Mapped[str | None] = mapped_column(Text)
+    text_template: Mapped[str | None] = mapped_column(Text)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    brief: Mapped[Brief] = relationship(lazy="joined")
+
+
+class SendLink(Base):
+    """Every tracked destination of one send; a click token names a row, never a URL."""
+
+    __tablename__ = "send_links"
+    __table_args__ = (_check("kind", LINK_KINDS, "kind"),)
+
+    send_id: Mapped[int] = mapped_column(
+        ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True
+    )
+    link_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(Text, default="")
+    source_number: Mapped[int | None] = mapped_column(Integer)
+
+
+class Batch(Base):
+    """At most `batch_size` deliveries sent in one provider request.
+
+    The ledger's unit of work: its status is committed before the request
+    (`sending`) and after it (`accepted`/`failed`); a batch found `sending` with no
+    live owner has an unknown outcome and is settled, never blindly resent.
+    """
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        _check("status", BATCH_STATUSES, "status"),
+        UniqueConstraint("send_id", "seq", name="uq_batches_send_id_seq"),
+        Index("ix_batches_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None]
+    # Unique per attempt; sent in custom_args so events can settle an unknown outcome.
+    attempt_key: Mapped[str | None] = mapped_column(String(64))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    accepted_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class Delivery(Base):
+    """One recipient of one send: the per-recipient ledger row.
+
+    For real (non-test) sends, (brief_id, subscriber_id) is unique, so no subscriber
+    can ever be put in line for the same brief twice, however often it is sent.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        _check("status", DELIVERY_STATUSES, "status"),
+        Index(
+            "uq_deliveries_brief_subscriber",
+            "brief_id",
+            "subscriber_id",
+            unique=True,
+            sqlite_where=text("subscriber_id IS NOT NULL"),
+            postgresql_where=text("subscriber_id IS NOT NULL"),
+        ),
+        Index("ix_deliveries_send_id_status", "send_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
+    brief_id: Mapped[int] = mapped_column(ForeignKey("briefs.id"))
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="SET NULL"), index=True
+    )
+    # NULL for proofs sent with --test-to.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # The subscriber's topics that matched the brief, ';'-joined slugs ("" = all topics).
+    topics: Mapped[str] = mapped_column(Text, default="")
+    # When this recipient is due (local-time sends spread over the day).
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_event_at: Mapped[datetime | None]
+
+
+class Click(Base):
+    __tablename__ = "clicks"
+    __table_args__ = (Index("ix_clicks_send_id_link_id", "send_id", "link_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
+    link_id: Mapped[int] = mapped_column(Integer)
+    subscriber_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    clicked_at: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(10), default="GET")
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why it was filtered (None for a human click): head, scanner-ua, window, network, ...
+    reason: Mapped[str | None] = mapped_column(String(40))
+    # Idempotency for the click stream: a click drained twice is stored once.
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ProviderEvent(Base):
+    """Every webhook event received, for idempotency and audit."""
+
+    __tablename__ = "provider_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Hash of the event's own content (not only sg_event_id: SendGrid may retry with a new one).
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(20), default="sendgrid")
+    event: Mapped[str] = mapped_column(String(40))
+    provider_event_id: Mapped[str | None] = mapped_column(String(200))
+    delivery_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    batch_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    occurred_at: Mapped[datetime | None]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -1,0 +1,113 @@
+"""Engines and sessions.
+
+One engine per URL per process. SQLite gets WAL and a busy timeout so the web app,
+the CLI and in-process tasks can share one file; every engine brings a SQLite
+database up to date by itself, while PostgreSQL is migrated explicitly
+(`briefmail db upgrade`, the compose `migrate` service).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from briefmail.config import get_settings
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return url.get_backend_name() == "sqlite"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None) -> None:
+    """Apply every migration to the database at `url` (default: the configured one)."""
+    target = url or get_settings().database_url
+    engine = get_engine(target, auto_upgrade=False)
+    with engine.begin() as connection:
+        cfg = alembic_config(target)
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+def get_engine(url: str | None = None, *, auto_upgrade: bool = True) -> Engine:
+    target = url or get_settings().database_url
+    with _lock:
+        engine = _engines.get(target)
+        if engine is None:
+            engine = _create(target)
+            _engines[target] = engine
+            fresh = True
+        else:
+            fresh = False
+    if fresh and auto_upgrade and is_sqlite(engine):
+        upgrade(target)
+    return engine
+
+
+def _create(url: str) -> Engine:
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def dispose_engines() -> None:
+    """Forget every engine (after a fork, or between tests that change the URL)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session committed on success and rolled back on any error."""
+    session = session_factory(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,1 @@
+"""Signed tokens, link rewriting, click recording and the scanner classifier."""

@@ -1,0 +1,140 @@
+"""The one token format for every public link.
+
+A token is `base64url(payload) + base64url(mac)`: the payload is a purpose letter
+and a few unsigned integers as varints, the MAC is HMAC-SHA256 truncated to 96 bits
+over the payload (and, for subscriber links, the subscriber's own secret, so rotating
+that secret revokes their old links). Several keys verify, the first signs: rotation
+is adding a new key in front and dropping the old one a few weeks later.
+
+Tokens never carry a URL: a click token names (send, link, subscriber) and the
+destination is looked up in that send's stored links, so there is no open redirect.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAC_BYTES = 12
+
+
+class Purpose(StrEnum):
+    CLICK = "c"  # ints: send_id, link_id, subscriber_id
+    UNSUBSCRIBE = "u"  # ints: subscriber_id, send_id (0 when not from a send)
+    PREFERENCES = "p"  # ints: subscriber_id, send_id
+    CONFIRM = "f"  # ints: subscriber_id
+
+
+class BadToken(ValueError):
+    """Tampered, truncated, unknown-purpose or unsigned token. Callers answer 404."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    purpose: Purpose
+    ints: tuple[int, ...]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _varints(values: Sequence[int]) -> bytes:
+    out = bytearray()
+    for value in values:
+        if value < 0:
+            raise ValueError("token integers must be non-negative")
+        while True:
+            byte = value & 0x7F
+            value >>= 7
+            if value:
+                out.append(byte | 0x80)
+            else:
+                out.append(byte)
+                break
+    return bytes(out)
+
+
+def _read_varints(data: bytes) -> tuple[int, ...]:
+    values: list[int] = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            if shift > 63:
+                raise BadToken("integer too long")
+        else:
+            values.append(value)
+            value = shift = 0
+    if shift:
+        raise BadToken("truncated integer")
+    return tuple(values)
+
+
+def _mac(key: bytes, payload: bytes, extra: bytes) -> bytes:
+    return hmac.new(key, payload + b"\x00" + extra, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def sign(keys: Sequence[bytes], purpose: Purpose, *ints: int, extra: bytes = b"") -> str:
+    """Token for `purpose` naming `ints`, signed with the first key."""
+    payload = purpose.value.encode() + _varints(ints)
+    return _b64(payload) + "." + _b64(_mac(keys[0], payload, extra))
+
+
+def unverified(token: str) -> Token:
+    """Parse without checking the MAC: only to find whose secret to verify with."""
+    head, sep, _ = token.partition(".")
+    if not sep or len(token) > 200:
+        raise BadToken("malformed token")
+    try:
+        payload = _unb64(head)
+    except (binascii.Error, ValueError):
+        raise BadToken("malformed token") from None
+    if not payload:
+        raise BadToken("empty token")
+    try:
+        purpose = Purpose(chr(payload[0]))
+    except ValueError:
+        raise BadToken("unknown purpose") from None
+    return Token(purpose, _read_varints(payload[1:]))
+
+
+def verify(
+    keys: Sequence[bytes], token: str, purpose: Purpose, *, arity: int, extra: bytes = b""
+) -> tuple[int, ...]:
+    """The token's integers, if any key signed it for `purpose`; else BadToken."""
+    parsed = unverified(token)
+    if parsed.purpose is not purpose or len(parsed.ints) != arity:
+        raise BadToken("wrong purpose")
+    head, _, mac_text = token.partition(".")
+    try:
+        given = _unb64(mac_text)
+    except (binascii.Error, ValueError):
+        raise BadToken("malformed signature") from None
+    payload = _unb64(head)
+    for key in keys:
+        if hmac.compare_digest(given, _mac(key, payload, extra)):
+            return parsed.ints
+    raise BadToken("bad signature")
+
+
+def click_token(keys: Sequence[bytes], send_id: int, link_id: int, subscriber_id: int) -> str:
+    return sign(keys, Purpose.CLICK, send_id, link_id, subscriber_id)
+
+
+def subscriber_token(
+    keys: Sequence[bytes], purpose: Purpose, subscriber_id: int, secret: str, send_id: int = 0
+) -> str:
+    """Unsubscribe, preferences or confirm token, bound to the subscriber's own secret."""
+    ints = (subscriber_id,) if purpose is Purpose.CONFIRM else (subscriber_id, send_id)
+    return sign(keys, purpose, *ints, extra=secret.encode())
