@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     """Each field is documented in README's configuration table (a test keeps them in step)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BRIEFMAIL_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="BRIEFMAIL_",
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
     )
 
     database_url: str = Field(
@@ -83,6 +87,22 @@ class Settings(BaseSettings):
     )
     send_max_attempts: int = Field(
         6, ge=1, description="Attempts per batch on 429/5xx before it is marked failed."
+    )
+    send_retry_base_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="First retry delay after a 429/5xx without Retry-After; doubles per attempt.",
+    )
+    send_lease_seconds: int = Field(
+        300,
+        ge=10,
+        description="A batch claimed longer ago than this by a silent worker is settled as an orphan.",
+    )
+    http_timeout_seconds: float = Field(
+        30.0, gt=0, description="Timeout of each provider HTTP request (connect and read)."
+    )
+    tick_seconds: float = Field(
+        60.0, gt=0, description="How often beat's tick looks for due sends and batches."
     )
     redis_url: str = Field(
         "", description="Redis for the click stream; defaults to the broker URL when that is Redis."

@@ -78,6 +78,9 @@ DELIVERY_STATUSES = (
     "complained",
 )
 LINK_KINDS = ("source", "cta", "citation", "honeypot")
+# Deliveries that hold a subscriber's one place in line for a brief: cancelled and
+# refused (failed) ones never reached anybody, so a later send may queue them again.
+LIVE_DELIVERY = "subscriber_id IS NOT NULL AND status NOT IN ('cancelled', 'failed')"
 
 
 class Topic(Base):
@@ -264,8 +267,9 @@ class Batch(Base):
 class Delivery(Base):
     """One recipient of one send: the per-recipient ledger row.
 
-    For real (non-test) sends, (brief_id, subscriber_id) is unique, so no subscriber
-    can ever be put in line for the same brief twice, however often it is sent.
+    For real (non-test) sends, (brief_id, subscriber_id) is unique among live rows
+    (not cancelled, not refused), so no subscriber can ever be put in line for the
+    same brief twice, however often it is sent.
     """
 
     __tablename__ = "deliveries"
@@ -276,8 +280,8 @@ class Delivery(Base):
             "brief_id",
             "subscriber_id",
             unique=True,
-            sqlite_where=text("subscriber_id IS NOT NULL"),
-            postgresql_where=text("subscriber_id IS NOT NULL"),
+            sqlite_where=text(LIVE_DELIVERY),
+            postgresql_where=text(LIVE_DELIVERY),
         ),
         Index("ix_deliveries_send_id_status", "send_id", "status"),
     )

@@ -11,6 +11,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+# Deliveries that hold a subscriber's one place in line for a brief: cancelled and
+# refused (failed) ones never reached anybody, so a later send may queue them again.
+LIVE_DELIVERY = "subscriber_id IS NOT NULL AND status NOT IN ('cancelled', 'failed')"
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -316,8 +320,8 @@ def upgrade() -> None:
             "uq_deliveries_brief_subscriber",
             ["brief_id", "subscriber_id"],
             unique=True,
-            sqlite_where=sa.text("subscriber_id IS NOT NULL"),
-            postgresql_where=sa.text("subscriber_id IS NOT NULL"),
+            sqlite_where=sa.text(LIVE_DELIVERY),
+            postgresql_where=sa.text(LIVE_DELIVERY),
         )
 
     # ### end Alembic commands ###
@@ -328,8 +332,8 @@ def downgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_deliveries_brief_subscriber",
-            sqlite_where=sa.text("subscriber_id IS NOT NULL"),
-            postgresql_where=sa.text("subscriber_id IS NOT NULL"),
+            sqlite_where=sa.text(LIVE_DELIVERY),
+            postgresql_where=sa.text(LIVE_DELIVERY),
         )
         batch_op.drop_index(batch_op.f("ix_deliveries_subscriber_id"))
         batch_op.drop_index("ix_deliveries_send_id_status")

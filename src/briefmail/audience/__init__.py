@@ -1,0 +1,1 @@
+"""Who a brief reaches: subscribers, topics, suppressions, CSV import/export, segments."""

@@ -1,0 +1,295 @@
+"""Subscribers: normalised addresses, one row per person, statuses that only a person moves.
+
+An address is stored as given (trimmed, domain lower-cased and IDNA-encoded) in
+`email`, and fully lower-cased in `email_key`, the unique key: providers treat the
+local part case-insensitively in practice, so `Ann@x.org` and `ann@x.org` are one
+person. Nothing here re-activates an address that unsubscribed, bounced or complained;
+only the confirmation flow turns `pending` into `active`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from briefmail import clock
+from briefmail.audience._sql import SUBSCRIBER_TOPICS, SUBSCRIBERS
+from briefmail.audience.topics import ensure_topics
+from briefmail.db.models import SUBSCRIBER_STATUSES, Subscriber
+from briefmail.errors import InvalidInputError, NotFoundError
+
+# Statuses a person (or their mail server) chose; no import or `add` undoes them.
+STOPPED_STATUSES = frozenset({"unsubscribed", "bounced", "complained"})
+
+_MAX_EMAIL = 320  # the column width; RFC 5321 paths are shorter still
+_MAX_LOCAL = 64
+_MAX_DOMAIN = 253
+_MAX_NAME = 200
+# RFC 5322 dot-atom text; quoted local parts are legal but no list needs them.
+_LOCAL_CHARS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_SPACE = re.compile(r"\s")
+
+
+class InvalidEmailError(InvalidInputError):
+    """An address that cannot be stored; `reason` says why without repeating the address."""
+
+    def __init__(self, raw: str, reason: str) -> None:
+        super().__init__(f"invalid email address {raw!r}: {reason}")
+        self.raw = raw
+        self.reason = reason
+
+
+def normalise_email(raw: str) -> tuple[str, str]:
+    """(`email`, `email_key`) for `raw`, or InvalidEmailError naming what is wrong."""
+    value = raw.strip()
+    if not value:
+        raise InvalidEmailError(raw, "empty")
+    if _SPACE.search(value):
+        raise InvalidEmailError(raw, "contains spaces")
+    if not value.isprintable():
+        raise InvalidEmailError(raw, "contains control characters")
+    local, at, domain = value.rpartition("@")
+    if not at:
+        raise InvalidEmailError(raw, "no @")
+    if "@" in local:
+        raise InvalidEmailError(raw, "more than one @")
+    if not local:
+        raise InvalidEmailError(raw, "nothing before the @")
+    if not domain:
+        raise InvalidEmailError(raw, "nothing after the @")
+    if len(local) > _MAX_LOCAL:
+        raise InvalidEmailError(raw, f"part before the @ is over {_MAX_LOCAL} characters")
+    if not local.isascii():
+        raise InvalidEmailError(raw, "part before the @ has non-ASCII characters")
+    if not _LOCAL_CHARS.fullmatch(local):
+        raise InvalidEmailError(raw, "part before the @ has characters not allowed in an address")
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        raise InvalidEmailError(raw, "misplaced dot before the @")
+    ascii_domain = _normalise_domain(raw, domain)
+    email = f"{local}@{ascii_domain}"
+    if len(email) > _MAX_EMAIL:
+        raise InvalidEmailError(raw, f"over {_MAX_EMAIL} characters")
+    return email, email.lower()
+
+
+def _normalise_domain(raw: str, domain: str) -> str:
+    domain = domain.lower()
+    if domain.startswith("["):
+        raise InvalidEmailError(raw, "IP-address domains are not accepted")
+    if "." not in domain:
+        raise InvalidEmailError(raw, "domain has no dot")
+    if "" in domain.split("."):
+        raise InvalidEmailError(raw, "domain has an empty part (a stray dot)")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise InvalidEmailError(raw, "domain is not a valid international name") from None
+    if len(domain) > _MAX_DOMAIN:
+        raise InvalidEmailError(raw, f"domain is over {_MAX_DOMAIN} characters")
+    labels = domain.split(".")
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            raise InvalidEmailError(raw, f"domain part {label!r} is not a valid name")
+    if labels[-1].isdigit():
+        raise InvalidEmailError(raw, "domain ends in a number")
+    return domain
+
+
+def clean_name(raw: str | None) -> str:
+    """A display name as stored: trimmed, one line, at most 200 characters."""
+    name = (raw or "").strip()
+    if len(name) > _MAX_NAME:
+        raise InvalidInputError(f"name is over {_MAX_NAME} characters")
+    if not name.isprintable():
+        raise InvalidInputError("name contains a line break or control character")
+    return name
+
+
+def new_secret() -> str:
+    """Per-subscriber key material for their unsubscribe/preference links."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberView:
+    """What lists, exports and JSON show of a subscriber; `topics` are slugs, () = all."""
+
+    id: int
+    email: str
+    name: str
+    status: str
+    topics: tuple[str, ...]
+    timezone: str | None
+    created_at: datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "status": self.status,
+            "topics": list(self.topics),
+            "timezone": self.timezone,
+            "created_at": clock.as_utc(self.created_at).isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    subscriber: Subscriber
+    created: bool
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    _, key = normalise_email(email)
+    return session.scalars(select(Subscriber).where(Subscriber.email_key == key)).one_or_none()
+
+
+def get_subscriber(session: Session, email: str) -> Subscriber:
+    subscriber = find_subscriber(session, email)
+    if subscriber is None:
+        raise NotFoundError(f"no subscriber {email.strip()!r}")
+    return subscriber
+
+
+def add_subscriber(
+    session: Session,
+    email: str,
+    *,
+    name: str | None = None,
+    topics: Sequence[str] | None = None,
+    timezone: str | None = None,
+    status: str = "active",
+) -> AddResult:
+    """Create a subscriber, or update the name/topics of an existing one.
+
+    An existing subscriber keeps their status: adding an address that unsubscribed,
+    bounced or complained never re-activates it. `topics` None leaves topics alone
+    for an existing subscriber (new ones then take every topic); [] means all topics.
+    """
+    if status not in SUBSCRIBER_STATUSES:
+        raise InvalidInputError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}")
+    address, key = normalise_email(email)
+    clean = clean_name(name) if name is not None else None
+    topic_rows = ensure_topics(session, topics) if topics is not None else None
+    subscriber = session.scalars(
+        select(Subscriber).where(Subscriber.email_key == key)
+    ).one_or_none()
+    if subscriber is not None:
+        if clean is not None:
+            subscriber.name = clean
+        if topic_rows is not None:
+            subscriber.topics = topic_rows
+        if timezone is not None:
+            subscriber.timezone = timezone
+        session.flush()
+        return AddResult(subscriber, created=False)
+    now = clock.now()
+    subscriber = Subscriber(
+        email=address,
+        email_key=key,
+        name=clean or "",
+        status=status,
+        timezone=timezone,
+        secret=new_secret(),
+        created_at=now,
+        updated_at=now,
+        topics=topic_rows or [],
+    )
+    session.add(subscriber)
+    session.flush()
+    return AddResult(subscriber, created=True)
+
+
+def update_subscriber(
+    session: Session,
+    email: str,
+    *,
+    name: str | None = None,
+    topics: Sequence[str] | None = None,
+    timezone: str | None = None,
+) -> Subscriber:
+    """Change what a subscriber chose (name, topics, zone); never their status."""
+    subscriber = get_subscriber(session, email)
+    if name is not None:
+        subscriber.name = clean_name(name)
+    if topics is not None:
+        subscriber.topics = ensure_topics(session, topics)
+    if timezone is not None:
+        subscriber.timezone = timezone or None
+    session.flush()
+    return subscriber
+
+
+def unsubscribe(session: Session, email: str) -> Subscriber:
+    """Stop every send to `email`; a bounced or complained address keeps that status."""
+    return _unsubscribe(get_subscriber(session, email))
+
+
+def unsubscribe_by_id(session: Session, subscriber_id: int) -> Subscriber:
+    """The same, for the one-click link that names a subscriber id."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFoundError(f"no subscriber with id {subscriber_id}")
+    return _unsubscribe(subscriber)
+
+
+def _unsubscribe(subscriber: Subscriber) -> Subscriber:
+    if subscriber.status not in STOPPED_STATUSES:
+        subscriber.status = "unsubscribed"
+        subscriber.updated_at = clock.now()
+    return subscriber
+
+
+def iter_subscribers(
+    session: Session, *, status: str | None = None, chunk_size: int = 5000
+) -> Iterator[SubscriberView]:
+    """Every subscriber in id order, fetched a chunk at a time (exports of any size)."""
+    table = SUBSCRIBERS
+    last_id = 0
+    while True:
+        query = (
+            select(
+                table.c.id,
+                table.c.email,
+                table.c.name,
+                table.c.status,
+                table.c.timezone,
+                table.c.created_at,
+            )
+            .where(table.c.id > last_id)
+            .order_by(table.c.id)
+            .limit(chunk_size)
+        )
+        if status is not None:
+            query = query.where(table.c.status == status)
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        ids = [row.id for row in rows]
+        topics: dict[int, list[str]] = {}
+        links = session.execute(
+            select(SUBSCRIBER_TOPICS.c.subscriber_id, SUBSCRIBER_TOPICS.c.topic_slug)
+            .where(SUBSCRIBER_TOPICS.c.subscriber_id.in_(ids))
+            .order_by(SUBSCRIBER_TOPICS.c.subscriber_id, SUBSCRIBER_TOPICS.c.topic_slug)
+        )
+        for subscriber_id, slug in links:
+            topics.setdefault(subscriber_id, []).append(slug)
+        for row in rows:
+            yield SubscriberView(
+                id=row.id,
+                email=row.email,
+                name=row.name,
+                status=row.status,
+                topics=tuple(topics.get(row.id, ())),
+                timezone=row.timezone,
+                created_at=row.created_at,
+            )
+        last_id = ids[-1]

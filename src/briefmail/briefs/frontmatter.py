@@ -1,0 +1,78 @@
+"""Split a brief file into its YAML front matter and Markdown body, keeping lines.
+
+The YAML is composed into nodes rather than loaded into plain values: nodes keep
+their start line (so every problem can name FILE:LINE) and their source text (so
+`title: no` stays the word "no" instead of YAML 1.1's boolean False).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from briefmail.briefs.errors import BriefValidationError
+
+FENCE = "---"
+
+
+@dataclass(frozen=True, slots=True)
+class SplitFile:
+    front: yaml.Node
+    front_first_line: int  # file line of the first YAML line
+    body: str
+    body_first_line: int  # file line of the first body line
+
+
+def decode(data: bytes, path: str) -> str:
+    """UTF-8 text with a BOM dropped; refuses empty files."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise BriefValidationError.single(
+            path,
+            line,
+            "file",
+            f"is not UTF-8 (byte 0x{data[exc.start]:02x} at column {column}); save it as UTF-8",
+        ) from None
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise BriefValidationError.single(path, 1, "file", "is empty")
+    return text
+
+
+def split(text: str, path: str) -> SplitFile:
+    if not text.strip():
+        raise BriefValidationError.single(path, 1, "file", "is empty")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[0].rstrip() != FENCE:
+        raise BriefValidationError.single(
+            path, 1, "front matter", f"is missing: the file must start with a '{FENCE}' line"
+        )
+    closing = next((i for i in range(1, len(lines)) if lines[i].rstrip() in (FENCE, "...")), None)
+    if closing is None:
+        raise BriefValidationError.single(path, 1, "front matter", f"has no closing '{FENCE}' line")
+    yaml_text = "\n".join(lines[1:closing])
+    try:
+        node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 2 if mark is not None else 2
+        what = ": ".join(part for part in (exc.context, exc.problem) if part)
+        raise BriefValidationError.single(
+            path, line, "front matter", f"is not valid YAML: {what or 'syntax error'}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise BriefValidationError.single(
+            path, 2, "front matter", f"is not valid YAML: {exc}"
+        ) from None
+    if node is None:
+        raise BriefValidationError.single(path, 1, "front matter", "is empty")
+    return SplitFile(
+        front=node,
+        front_first_line=2,
+        body="\n".join(lines[closing + 1 :]),
+        body_first_line=closing + 2,
+    )

@@ -1,0 +1,147 @@
+"""Brief -> `RenderedEmail`: rendered once per brief, personalised by substitution.
+
+Link ids are handed out in reading order: 0 is the honeypot, then every link in
+the body (citations included), then the source cards, then the call to action.
+Every href is a `%%bm:lN%%` placeholder; the send pipeline fills in a signed click
+URL per recipient, and the preview fills in the destination itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from markupsafe import Markup
+
+from briefmail.briefs.body import citation_number
+from briefmail.briefs.model import Brief
+from briefmail.render import markup, style
+from briefmail.render import personalise as p
+from briefmail.render.dates import coverage_label
+from briefmail.render.mjml import to_html
+from briefmail.render.model import EmailLink, LinkKind, RenderedEmail
+from briefmail.render.templates import MAIN_TEMPLATE, environment
+from briefmail.render.text import TextSection, plain_text
+
+HONEYPOT_LINK_ID = 0
+_LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+# Invisible characters after the preheader keep inboxes from filling the preview
+# line with the start of the body.
+_PREHEADER_PAD = Markup("&#8204;&#160;" * 60)  # noqa: S704 (a constant)
+
+SectionRole = Literal["lead", "body", "reconsider", "changed"]
+
+
+def section_role(heading: str | None) -> SectionRole:
+    """The published brief styles its closing sections apart from the argument."""
+    if heading is None:
+        return "lead"
+    lowered = heading.lower()
+    if lowered.startswith("what") and "reconsider" in lowered:
+        return "reconsider"
+    if lowered.startswith("what changed"):
+        return "changed"
+    return "body"
+
+
+class _Links:
+    def __init__(self) -> None:
+        self.items: list[EmailLink] = []
+
+    def add(self, url: str, kind: LinkKind, label: str, source_number: int | None = None) -> int:
+        link_id = len(self.items)
+        self.items.append(EmailLink(link_id, url, kind, label, source_number))
+        return link_id
+
+
+def render_email(brief: Brief, *, lang: str = "en", postal_address: str) -> RenderedEmail:
+    if not _LANG.fullmatch(lang):
+        raise ValueError(f"lang: {lang!r} is not a language tag such as 'en' or 'en-GB'")
+    links = _Links()
+    # The honeypot leads somewhere ordinary, so a scanner that follows it sees nothing odd.
+    decoy = brief.cta.url if brief.cta is not None else brief.sources[0].url
+    links.add(decoy, "honeypot", "")
+
+    parsed = [(section, markup.parse(section.markdown)) for section in brief.sections]
+    for _, tree in parsed:
+        for node in markup.links_in(tree):
+            href = str(node.attrs.get("href", ""))
+            number = citation_number(href)
+            url = brief.sources[number - 1].url if number is not None else href
+            markup.set_link_id(node, links.add(url, "citation", markup.plain(node), number))
+    source_ids = [links.add(s.url, "source", s.title, s.number) for s in brief.sources]
+    cta_id = links.add(brief.cta.url, "cta", brief.cta.label) if brief.cta is not None else None
+
+    headings = [
+        markup.plain(markup.parse(s.heading)) if s.heading is not None else None for s, _ in parsed
+    ]
+    context: dict[str, Any] = {
+        "lang": lang,
+        "subject": subject_of(brief),
+        "preheader": brief.preheader,
+        "preheader_pad": _PREHEADER_PAD,
+        "font": style.FONT,
+        "c": style.COLORS,
+        "kicker": brief.kicker,
+        "series": brief.series,
+        "coverage": coverage_label(brief.coverage.start, brief.coverage.end),
+        "topics": [topic.name for topic in brief.topics],
+        "title": brief.title,
+        "abstract": brief.abstract,
+        "takeaways": brief.takeaways,
+        "sections": [
+            {
+                "heading": heading,
+                "role": section_role(section.heading),
+                "html": Markup(markup.html(tree)),  # noqa: S704 (built from escaped parts)
+            }
+            for heading, (section, tree) in zip(headings, parsed, strict=True)
+        ],
+        "sources": [
+            {
+                "number": s.number,
+                "label": f"{s.number:02d}",
+                "kind": s.kind,
+                "title": s.title,
+                "outlet": s.outlet,
+                "segment": s.segment,
+                "summary": s.summary,
+                "href": markup.href(link_id),
+            }
+            for s, link_id in zip(brief.sources, source_ids, strict=True)
+        ],
+        "cta": None
+        if brief.cta is None or cta_id is None
+        else {
+            "headline": brief.cta.headline,
+            "body": brief.cta.body,
+            "label": brief.cta.label,
+            "href": markup.href(cta_id),
+        },
+        "reason_topics": p.placeholder(p.TOPICS_HTML),
+        "preferences_href": p.placeholder(p.PREFERENCES_URL),
+        "unsubscribe_href": p.placeholder(p.UNSUBSCRIBE_URL),
+        "postal_address": postal_address,
+        "honeypot_href": markup.href(HONEYPOT_LINK_ID),
+    }
+    source = environment().get_template(MAIN_TEMPLATE).render(**context)
+    text = plain_text(
+        brief,
+        [TextSection(heading, tree) for heading, (_, tree) in zip(headings, parsed, strict=True)],
+        source_link_ids=source_ids,
+        cta_link_id=cta_id,
+        postal_address=postal_address,
+    )
+    return RenderedEmail(
+        subject=subject_of(brief),
+        preheader=brief.preheader,
+        html=to_html(source),
+        text=text,
+        links=tuple(links.items),
+        lang=lang,
+    )
+
+
+def subject_of(brief: Brief) -> str:
+    """The subject line is the brief's title: it is what the reader decides on."""
+    return brief.title

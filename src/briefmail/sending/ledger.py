@@ -1,0 +1,463 @@
+"""The send ledger: batch and send state, moved only inside short transactions.
+
+A batch moves
+
+    pending --claim--> sending --answer--> accepted | failed | pending (retry later)
+                          |
+                          +--owner gone--> accepted (evidence) | pending (provably
+                                           not sent) | unknown --operator--> accepted | pending
+    pending --cancel--> cancelled
+
+`sending` is committed *before* the provider request, with a fresh attempt key and
+the claiming worker's identity, and the answer is committed *after* it. So a crash
+can only ever leave a batch in `sending`, and such a batch is never resent blindly:
+its outcome is settled from evidence (provider events carrying its attempt key, or
+what the backend can see), else it waits for an operator. Progress is the set of
+per-recipient rows, never a cursor moved ahead of the work (listmonk's mistake).
+
+Each function here is one transaction and commits it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import uuid4
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from briefmail import clock
+from briefmail.db.models import Batch, Delivery, ProviderEvent, Send, Subscriber, Suppression
+from briefmail.errors import NotFoundError, StateError
+from briefmail.sending.backends.base import BatchResult, OrphanOutcome, ProviderError
+from briefmail.sending.retry import RetryPolicy
+from briefmail.sending.txn import begin_write, lock_rows, skip_locked
+
+OPEN_BATCH = ("pending", "sending", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A batch this worker owns for one attempt."""
+
+    batch_id: int
+    send_id: int
+    attempt_key: str
+    attempts: int  # including this one
+    worker: str
+
+
+def claim_next_batch(session: Session, *, now: datetime, worker: str) -> Claim | None:
+    """Take the oldest due pending batch, or None; commits `sending` before returning."""
+    begin_write(session)
+    query = (
+        select(Batch.id, Batch.send_id, Batch.attempts)
+        .join(Send, Send.id == Batch.send_id)
+        .where(Batch.status == "pending", Batch.due_at <= now, Send.status == "sending")
+        .order_by(Batch.due_at, Batch.id)
+        .limit(1)
+    )
+    row = session.execute(skip_locked(session, query, Batch)).first()
+    if row is None:
+        session.rollback()
+        return None
+    batch_id, send_id, attempts = row
+    drop_lapsed(session, batch_id)
+    key = uuid4().hex
+    claimed = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == "pending")
+        .values(
+            status="sending",
+            attempts=Batch.attempts + 1,
+            attempt_key=key,
+            claimed_by=worker,
+            claimed_at=now,
+            updated_at=now,
+        )
+    )
+    if claimed.rowcount != 1:  # pragma: no cover - the row is locked by us
+        session.rollback()
+        return None
+    session.commit()
+    return Claim(batch_id, send_id, key, attempts + 1, worker)
+
+
+def drop_lapsed(session: Session, batch_id: int) -> int:
+    """Cancel the batch's recipients who unsubscribed, bounced or were suppressed (or
+    deleted) since the snapshot; the caller's transaction keeps it atomic with the claim."""
+    subscriber = Subscriber.id == Delivery.subscriber_id
+    lapsed = or_(
+        exists().where(subscriber, Subscriber.status != "active"),
+        exists().where(subscriber, Suppression.email_key == Subscriber.email_key),
+        and_(
+            Delivery.subscriber_id.is_(None),
+            exists().where(Send.id == Delivery.send_id, Send.kind == "brief"),
+        ),
+    )
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch_id, Delivery.status == "queued", lapsed)
+        .values(status="cancelled", error="no longer subscribed when its batch was sent")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
+
+
+def _settle_deliveries(
+    session: Session, batch_id: int, now: datetime, refused: dict[int, str] | None = None
+) -> None:
+    for delivery_id, reason in (refused or {}).items():
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == "queued")
+            .values(status="failed", error=reason[:2000])
+        )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch_id, Delivery.status == "queued")
+        .values(status="accepted", accepted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_accepted(session: Session, claim: Claim, result: BatchResult, now: datetime) -> bool:
+    """The provider took the batch. False if the batch had meanwhile been settled otherwise."""
+    begin_write(session)
+    done = session.execute(
+        update(Batch)
+        .where(
+            Batch.id == claim.batch_id,
+            Batch.attempt_key == claim.attempt_key,
+            # `unknown`: a live but slow owner outlived its lease; it knows better.
+            Batch.status.in_(("sending", "unknown")),
+        )
+        .values(
+            status="accepted",
+            accepted_at=now,
+            provider_message_id=result.provider_message_id,
+            error=None,
+            updated_at=now,
+        )
+    )
+    if done.rowcount != 1:
+        session.rollback()
+        return False
+    _settle_deliveries(session, claim.batch_id, now, dict(result.refused))
+    session.commit()
+    return True
+
+
+def record_error(
+    session: Session,
+    claim: Claim,
+    error: ProviderError,
+    *,
+    now: datetime,
+    policy: RetryPolicy,
+    rng: random.Random | None = None,
+    permanent: bool,
+) -> str:
+    """A refused or failed attempt: back to `pending` later, or `failed`. Returns the status."""
+    begin_write(session)
+    if error.accepted:  # handed over one by one before the failure (SMTP)
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(sorted(error.accepted)), Delivery.status == "queued")
+            .values(status="accepted", accepted_at=now)
+        )
+    reason = error.describe()
+    retry = not permanent and policy.should_retry(claim.attempts)
+    if retry:
+        due = now + timedelta(seconds=policy.delay(claim.attempts, error.retry_after, rng))
+        values: dict[str, object] = {
+            "status": "pending",
+            "due_at": due,
+            "error": f"attempt {claim.attempts} of {policy.max_attempts}: {reason}",
+        }
+    else:
+        final = reason if permanent else f"gave up after {claim.attempts} attempts: {reason}"
+        values = {"status": "failed", "error": final}
+    moved = session.execute(
+        update(Batch)
+        .where(
+            Batch.id == claim.batch_id,
+            Batch.attempt_key == claim.attempt_key,
+            Batch.status.in_(("sending", "unknown")),
+        )
+        .values(**values, claimed_by=None, updated_at=now)
+    )
+    if moved.rowcount != 1:
+        session.rollback()
+        return "stale"
+    if not retry:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.batch_id == claim.batch_id, Delivery.status == "queued")
+            .values(status="failed", error=str(values["error"])[:2000])
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    return str(values["status"])
+
+
+def unknown_message(batch_id: int, worker: str | None, attempt_key: str | None, why: str) -> str:
+    """The operator's instructions for a batch whose outcome nobody can know."""
+    return (
+        f"outcome unknown: {why} (worker {worker or '?'}, attempt {attempt_key or '?'}); "
+        "the provider may have accepted it. It settles itself when provider events for "
+        "this attempt arrive. Otherwise check the provider's activity log, then run "
+        f"`briefmail sends resolve {batch_id} --accepted` if it went out, or "
+        f"`briefmail sends resolve {batch_id} --resend` if it did not."
+    )
+
+
+def record_unknown(session: Session, claim: Claim, why: str, now: datetime) -> bool:
+    """The request left and no answer came: never retried blindly."""
+    begin_write(session)
+    done = session.execute(
+        update(Batch)
+        .where(
+            Batch.id == claim.batch_id,
+            Batch.attempt_key == claim.attempt_key,
+            Batch.status == "sending",
+        )
+        .values(
+            status="unknown",
+            error=unknown_message(claim.batch_id, claim.worker, claim.attempt_key, why),
+            updated_at=now,
+        )
+    )
+    session.commit()
+    return done.rowcount == 1
+
+
+def refresh_send(session: Session, send_id: int, now: datetime) -> str:
+    """Derive the send's status from its batches once none is open; returns the status."""
+    begin_write(session)
+    send = session.execute(lock_rows(session, select(Send).where(Send.id == send_id))).scalar_one()
+    counts = dict(
+        session.execute(
+            select(Batch.status, func.count())
+            .where(Batch.send_id == send_id)
+            .group_by(Batch.status)
+        ).all()
+    )
+    open_count = sum(counts.get(s, 0) for s in OPEN_BATCH)
+    if send.status == "cancelled":
+        if send.finished_at is None and not counts.get("sending"):
+            send.finished_at = now
+    elif send.status == "sending" and open_count == 0:
+        errors = failed_batch_errors(session, send_id)
+        send.status = "failed" if errors else "sent"
+        send.error = "\n".join(errors) or None
+        send.finished_at = now
+    status = send.status
+    session.commit()
+    return status
+
+
+def failed_batch_errors(session: Session, send_id: int) -> list[str]:
+    rows = session.execute(
+        select(Batch.seq, Batch.error)
+        .where(Batch.send_id == send_id, Batch.status == "failed")
+        .order_by(Batch.seq)
+    )
+    return [f"batch {seq}: {error or 'failed'}" for seq, error in rows]
+
+
+def open_sends(session: Session) -> list[int]:
+    return list(session.scalars(select(Send.id).where(Send.status == "sending")))
+
+
+# -- orphans: batches whose owner is gone ------------------------------------------------
+
+
+def find_orphans(
+    session: Session,
+    *,
+    now: datetime,
+    lease_seconds: float,
+    is_dead: Callable[[str | None], bool],
+) -> list[int]:
+    """`sending` batches whose lease ran out or whose owner is known to be dead."""
+    rows = session.execute(
+        select(Batch.id, Batch.claimed_by, Batch.claimed_at).where(Batch.status == "sending")
+    ).all()
+    session.rollback()
+    expired = now - timedelta(seconds=lease_seconds)
+    return [
+        batch_id
+        for batch_id, owner, claimed_at in rows
+        if claimed_at is None or clock.as_utc(claimed_at) < expired or is_dead(owner)
+    ]
+
+
+def event_evidence(session: Session, batch_id: int, attempt_key: str | None) -> datetime | None:
+    """When provider events first showed this attempt arrived (any event proves it)."""
+    if not attempt_key:
+        return None
+    rows = session.execute(
+        select(ProviderEvent.payload, ProviderEvent.occurred_at, ProviderEvent.received_at).where(
+            ProviderEvent.batch_id == batch_id
+        )
+    )
+    seen = [
+        clock.as_utc(occurred or received)
+        for payload, occurred, received in rows
+        if isinstance(payload, dict) and str(payload.get("attempt", "")) == attempt_key
+    ]
+    return min(seen) if seen else None
+
+
+def settle_orphan(
+    session: Session,
+    batch_id: int,
+    *,
+    now: datetime,
+    backend_outcome: Callable[[int, Sequence[int]], OrphanOutcome],
+    why: str,
+) -> str:
+    """Decide a dead owner's batch from evidence; never resend it blindly."""
+    begin_write(session)
+    batch = session.execute(
+        lock_rows(session, select(Batch).where(Batch.id == batch_id, Batch.status == "sending"))
+    ).scalar_one_or_none()
+    if batch is None:
+        session.rollback()
+        return "gone"
+    seen = event_evidence(session, batch.id, batch.attempt_key)
+    if seen is not None:
+        outcome = OrphanOutcome.SENT
+    else:
+        queued = list(
+            session.scalars(
+                select(Delivery.id).where(
+                    Delivery.batch_id == batch.id, Delivery.status == "queued"
+                )
+            )
+        )
+        outcome = backend_outcome(batch.send_id, queued)
+    if outcome is OrphanOutcome.SENT:
+        batch.status = "accepted"
+        batch.accepted_at = seen or clock.as_utc(batch.claimed_at or now)
+        batch.error = None
+        _settle_deliveries(session, batch.id, batch.accepted_at)
+    elif outcome is OrphanOutcome.NOT_SENT:
+        batch.status = "pending"
+        batch.due_at = now
+        batch.error = f"requeued: {why}; the backend shows it was not sent"
+    else:
+        batch.status = "unknown"
+        batch.error = unknown_message(batch.id, batch.claimed_by, batch.attempt_key, why)
+    batch.updated_at = now
+    status = batch.status
+    session.commit()
+    return status
+
+
+def settle_unknown_by_events(session: Session, *, now: datetime) -> list[int]:
+    """Accept `unknown` batches whose attempt has since shown up in provider events."""
+    begin_write(session)
+    settled: list[int] = []
+    batches = session.execute(
+        lock_rows(session, select(Batch).where(Batch.status == "unknown"))
+    ).scalars()
+    for batch in batches:
+        seen = event_evidence(session, batch.id, batch.attempt_key)
+        if seen is None:
+            continue
+        batch.status = "accepted"
+        batch.accepted_at = seen
+        batch.error = None
+        batch.updated_at = now
+        _settle_deliveries(session, batch.id, seen)
+        settled.append(batch.id)
+    session.commit()
+    return settled
+
+
+# -- operator actions --------------------------------------------------------------------
+
+
+def cancel_send(session: Session, send_id: int, *, now: datetime) -> Send:
+    """Stop what has not gone yet; a batch already in flight finishes."""
+    begin_write(session)
+    send = session.execute(
+        lock_rows(session, select(Send).where(Send.id == send_id))
+    ).scalar_one_or_none()
+    if send is None:
+        session.rollback()
+        raise NotFoundError(f"no send {send_id}")
+    if send.status not in ("scheduled", "sending"):
+        status = send.status
+        session.rollback()
+        raise StateError(
+            f"send {send_id} is {status}; only a scheduled or sending send can be cancelled"
+        )
+    pending = select(Batch.id).where(Batch.send_id == send_id, Batch.status == "pending")
+    session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id.in_(pending), Delivery.status == "queued")
+        .values(status="cancelled", error="send cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Batch)
+        .where(Batch.send_id == send_id, Batch.status == "pending")
+        .values(status="cancelled", error="send cancelled", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    in_flight = session.scalar(
+        select(func.count()).where(Batch.send_id == send_id, Batch.status == "sending")
+    )
+    send.status = "cancelled"
+    send.cancelled_at = now
+    if not in_flight:
+        send.finished_at = now
+    session.commit()
+    return send
+
+
+def resolve_batch(
+    session: Session, batch_id: int, *, accepted: bool, now: datetime, by: str
+) -> Batch:
+    """An operator's verdict on an `unknown` batch: it went out, or send it again."""
+    begin_write(session)
+    batch = session.execute(
+        lock_rows(session, select(Batch).where(Batch.id == batch_id))
+    ).scalar_one_or_none()
+    if batch is None:
+        session.rollback()
+        raise NotFoundError(f"no batch {batch_id}")
+    if batch.status != "unknown":
+        status = batch.status
+        session.rollback()
+        raise StateError(
+            f"batch {batch_id} is {status}; only a batch marked unknown needs resolving"
+        )
+    send = session.get_one(Send, batch.send_id)
+    who = f" by {by}" if by else ""
+    if accepted:
+        batch.status = "accepted"
+        batch.accepted_at = clock.as_utc(batch.claimed_at or now)
+        batch.error = f"resolved as accepted{who}"
+        _settle_deliveries(session, batch.id, batch.accepted_at)
+    elif send.status == "cancelled":
+        batch.status = "cancelled"
+        batch.error = f"resolved as not sent{who}; the send was cancelled"
+        session.execute(
+            update(Delivery)
+            .where(Delivery.batch_id == batch.id, Delivery.status == "queued")
+            .values(status="cancelled", error="send cancelled")
+        )
+    else:
+        batch.status = "pending"
+        batch.due_at = now
+        batch.error = f"resolved for resending{who}"
+    batch.updated_at = now
+    session.commit()
+    return batch

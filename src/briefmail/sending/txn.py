@@ -1,0 +1,44 @@
+"""Write transactions that behave alike on PostgreSQL and SQLite.
+
+Claiming work must be one atomic read-then-write. PostgreSQL does it with
+`SELECT ... FOR UPDATE SKIP LOCKED`: concurrent workers each lock a different row.
+SQLite has one writer at a time; `BEGIN IMMEDIATE` takes the write lock before the
+read, so two processes cannot both read "pending" and both claim it, and a reader
+never has to upgrade its lock mid-transaction (which fails at once with "database
+is locked" instead of waiting).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer (call first, on a fresh transaction)."""
+    connection = session.connection()
+    if (
+        connection.dialect.name == "sqlite"
+        and not connection.connection.dbapi_connection.in_transaction
+    ):  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def skip_locked(session: Session, query: Select[Any], *of: Any) -> Select[Any]:
+    """`FOR UPDATE SKIP LOCKED` where the database has it (SQLite holds the write lock)."""
+    if is_postgres(session):
+        return query.with_for_update(skip_locked=True, of=of or None)
+    return query
+
+
+def lock_rows(session: Session, query: Select[Any], *of: Any) -> Select[Any]:
+    """`FOR UPDATE` (waiting for the lock) where the database has it."""
+    if is_postgres(session):
+        return query.with_for_update(of=of or None)
+    return query
