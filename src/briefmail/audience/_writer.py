@@ -85,7 +85,7 @@ class BulkWriter:
         )
         return {
             key: Existing(sid, name, status)
-            for key, sid, name, status in self.session.execute(query).tuples()
+            for key, sid, name, status in self.session.execute(query)
         }
 
     def topics_of(self, ids: Sequence[int]) -> dict[int, set[str]]:
@@ -94,7 +94,7 @@ class BulkWriter:
             self._in(links.c.subscriber_id, ids)
         )
         found: dict[int, set[str]] = {}
-        for subscriber_id, slug in self.session.execute(query).tuples():
+        for subscriber_id, slug in self.session.execute(query):
             found.setdefault(subscriber_id, set()).add(slug)
         return found
 
@@ -105,7 +105,7 @@ class BulkWriter:
         query = select(SUPPRESSIONS.c.email_key, SUPPRESSIONS.c.reason).where(
             self._in(SUPPRESSIONS.c.email_key, keys)
         )
-        return dict(self.session.execute(query).tuples().all())
+        return dict(self.session.execute(query).all())
 
     def insert(self, rows: Sequence[NewSubscriber]) -> dict[str, int]:
         """Insert; email_key -> new id. Keys a concurrent writer took first are absent."""
@@ -125,7 +125,7 @@ class BulkWriter:
             }
             for row in rows
         ]
-        return dict(self.session.execute(statement, params).tuples().all())
+        return dict(self.session.execute(statement, params).all())
 
     def update(self, changes: Sequence[Change]) -> None:
         table = SUBSCRIBERS
@@ -188,7 +188,7 @@ class PostgresBulkWriter(BulkWriter):
             .on_conflict_do_nothing(index_elements=["email_key"])
             .returning(table.c.email_key, table.c.id)
         )
-        return dict(self.session.execute(statement).tuples().all())
+        return dict(self.session.execute(statement).all())
 
     def update(self, changes: Sequence[Change]) -> None:
         table = SUBSCRIBERS

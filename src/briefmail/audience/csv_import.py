@@ -157,6 +157,7 @@ class _Importer:
         if chunk:
             self._write(chunk)
         tick()
+        self.result.problems.sort(key=lambda problem: problem.line)
         return self.result
 
     def _header(self, records: Iterator[_Record]) -> dict[str, int]:

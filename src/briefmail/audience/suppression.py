@@ -63,7 +63,7 @@ def suppressed_keys(session: Session, keys: Sequence[str]) -> dict[str, str]:
     if not keys:
         return {}
     query = select(Suppression.email_key, Suppression.reason).where(Suppression.email_key.in_(keys))
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 def list_suppressions(session: Session) -> list[Suppression]:

@@ -134,16 +134,14 @@ def list_topics(session: Session) -> TopicListing:
             .select_from(links.join(sub, sub.c.id == links.c.subscriber_id))
             .where(reachable)
             .group_by(links.c.topic_slug)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     all_topics = session.scalar(
         select(func.count())
         .select_from(sub)
         .where(reachable, ~exists().where(links.c.subscriber_id == sub.c.id))
     )
-    topics = session.execute(select(Topic.slug, Topic.name).order_by(Topic.slug)).tuples()
+    topics = session.execute(select(Topic.slug, Topic.name).order_by(Topic.slug))
     return TopicListing(
         topics=tuple(TopicCount(slug, name, counts.get(slug, 0)) for slug, name in topics),
         all_topics=all_topics or 0,

@@ -34,7 +34,7 @@ def check_url(url: str) -> str | None:
     except ValueError as exc:
         return f"is not a valid URL ({exc})"
     if parts.scheme.lower() not in URL_SCHEMES:
-        shown = f"'{parts.scheme}:'" if parts.scheme else "no scheme"
+        shown = f"'{url[: len(parts.scheme)]}:'" if parts.scheme else "no scheme"
         return f"must be an http or https URL, not {shown}"
     if not parts.hostname:
         return "must name a host (https://host/...)"
@@ -103,7 +103,9 @@ class Reader:
         if not isinstance(node, yaml.ScalarNode):
             self.problem(node, name, f"must be text, not {_kind(node)}")
             return None
-        value = "" if node.tag == NULL_TAG else str(node.value).strip()
+        # Front matter text is prose or a label, never layout: line breaks from YAML
+        # block scalars become spaces (and a title can never inject a header line).
+        value = "" if node.tag == NULL_TAG else " ".join(str(node.value).split())
         if not value:
             if required:
                 self.problem(node, name, "is empty")

@@ -58,9 +58,13 @@ def split(text: str, path: str) -> SplitFile:
     try:
         node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The construct that was left open (context) is where the editor should look;
+        # where YAML noticed (problem) is added when it is another line.
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + 2 if mark is not None else 2
         what = ": ".join(part for part in (exc.context, exc.problem) if part)
+        if exc.problem_mark is not None and exc.problem_mark.line + 2 != line:
+            what += f" (line {exc.problem_mark.line + 2})"
         raise BriefValidationError.single(
             path, line, "front matter", f"is not valid YAML: {what or 'syntax error'}"
         ) from None

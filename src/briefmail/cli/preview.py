@@ -66,14 +66,14 @@ def preview(
     result = build_preview(file, options)
     if out is not None:
         for path in write_preview(result, out):
-            console.print(f"wrote {path}", markup=False)
+            console.print(f"wrote {path}", markup=False, soft_wrap=True)
     else:
         print_summary(result)
     if not serve_page:
         return
 
     def ready(url: str) -> None:
-        console.print(f"Preview at {url} (Ctrl-C to stop)", markup=False)
+        console.print(f"Preview at {url} (Ctrl-C to stop)", markup=False, soft_wrap=True)
         if open_browser:
             webbrowser.open(url)
 

@@ -1,5 +1,112 @@
-"""`briefmail sends` commands (to be written)."""
+"""`briefmail sends`: list, show, cancel, resolve unknown batches, run due work."""
 
 from __future__ import annotations
 
-from briefmail.cli import app  # noqa: F401
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from briefmail import clock
+from briefmail.cli import app
+from briefmail.cli.send import summary
+from briefmail.config import get_settings
+from briefmail.db.session import session_scope
+from briefmail.errors import InvalidInputError
+from briefmail.sending import service
+from briefmail.sending.runtime import engine_from_settings
+
+sends_app = typer.Typer(help="Sends: progress, cancel, resolve.", no_args_is_help=True)
+app.add_typer(sends_app, name="sends")
+
+_out = Console(highlight=False, soft_wrap=True)
+
+
+@sends_app.command("list")
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 50,
+) -> None:
+    """Recent sends, newest first."""
+    with session_scope() as session:
+        views = service.list_sends(session, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([v.as_json() for v in views], indent=2))
+        return
+    table = Table(
+        "id", "brief", "kind", "status", "scheduled for", "recipients", "accepted", "failed"
+    )
+    for v in views:
+        table.add_row(
+            str(v.id),
+            v.brief,
+            v.kind,
+            v.status,
+            v.scheduled_for.isoformat(timespec="minutes"),
+            str(v.recipients),
+            str(v.accepted),
+            str(v.failed),
+        )
+    _out.print(table)
+
+
+@sends_app.command("show")
+def show(
+    send_id: Annotated[int, typer.Argument(help="The send id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One send: status, counts, batch states and errors."""
+    with session_scope() as session:
+        view = service.get_send(session, send_id)
+    if as_json:
+        typer.echo(json.dumps(view.as_json(), indent=2))
+        return
+    typer.echo(summary(view))
+    typer.echo(f"scheduled for {view.scheduled_for.isoformat()}")
+    if view.batches:
+        typer.echo("batches: " + ", ".join(f"{k} {n}" for k, n in sorted(view.batches.items())))
+    for error in view.errors:
+        typer.echo(f"error: {error}")
+
+
+@sends_app.command("cancel")
+def cancel(send_id: Annotated[int, typer.Argument(help="The send id.")]) -> None:
+    """Stop what has not gone yet (a batch already in flight finishes)."""
+    with session_scope() as session:
+        view = service.cancel_send(session, send_id, now=clock.now())
+    typer.echo(summary(view))
+
+
+@sends_app.command("resolve")
+def resolve(
+    batch_id: Annotated[int, typer.Argument(help="The batch id named in `sends show`.")],
+    accepted: Annotated[
+        bool, typer.Option("--accepted", help="It went out (the provider's log shows it).")
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="It did not go out: send it again.")
+    ] = False,
+    by: Annotated[str, typer.Option("--by", help="Who decided (for the record).")] = "",
+) -> None:
+    """Settle a batch whose outcome a crash left unknown."""
+    if accepted == resend:
+        raise InvalidInputError("give exactly one of --accepted or --resend")
+    with session_scope() as session:
+        batch = service.resolve_batch(session, batch_id, accepted=accepted, now=clock.now(), by=by)
+        typer.echo(f"batch {batch.id} of send {batch.send_id}: {batch.status}")
+
+
+@sends_app.command("run-due")
+def run_due() -> None:
+    """Do everything due now in this process (no broker needed), then stop."""
+    engine = engine_from_settings(get_settings())
+    try:
+        report = engine.run_until_idle()
+    finally:
+        engine.close()
+    typer.echo(
+        f"started {len(report.started)} send(s), sent {len(report.batches)} batch(es)"
+        + (f": {report.batches}" if report.batches else "")
+    )

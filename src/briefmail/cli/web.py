@@ -1,5 +1,43 @@
-"""`briefmail web` commands (to be written)."""
+"""`briefmail web`: serve the public web app (redirects, subscriber pages, webhooks)."""
 
 from __future__ import annotations
 
-from briefmail.cli import app  # noqa: F401
+import typer
+import uvicorn
+
+from briefmail.cli import app
+
+
+@app.command()
+def web(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (each flushes its own clicks on exit)."
+    ),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1",
+        "--forwarded-allow-ips",
+        help="Proxies trusted for X-Forwarded-For (the client address the classifier sees).",
+    ),
+) -> None:
+    """Serve the web app with uvicorn (uvloop + httptools, no access log).
+
+    SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish and every
+    buffered click is written before the process exits.
+    """
+    uvicorn.run(
+        "briefmail.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )

@@ -9,6 +9,7 @@ URL per recipient, and the preview fills in the destination itself.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from markupsafe import Markup
@@ -54,7 +55,36 @@ class _Links:
         return link_id
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedEmail:
+    """Everything but the MJML step: the template context, the text part, the links."""
+
+    subject: str
+    preheader: str
+    context: dict[str, Any]
+    text: str
+    links: tuple[EmailLink, ...]
+    lang: str
+
+
 def render_email(brief: Brief, *, lang: str = "en", postal_address: str) -> RenderedEmail:
+    prepared = prepare_email(brief, lang=lang, postal_address=postal_address)
+    return RenderedEmail(
+        subject=prepared.subject,
+        preheader=prepared.preheader,
+        html=to_html(mjml_source(prepared)),
+        text=prepared.text,
+        links=prepared.links,
+        lang=prepared.lang,
+    )
+
+
+def mjml_source(prepared: PreparedEmail) -> str:
+    """The Jinja step: the brief's MJML document."""
+    return environment().get_template(MAIN_TEMPLATE).render(**prepared.context)
+
+
+def prepare_email(brief: Brief, *, lang: str, postal_address: str) -> PreparedEmail:
     if not _LANG.fullmatch(lang):
         raise ValueError(f"lang: {lang!r} is not a language tag such as 'en' or 'en-GB'")
     links = _Links()
@@ -63,6 +93,8 @@ def render_email(brief: Brief, *, lang: str = "en", postal_address: str) -> Rend
     links.add(decoy, "honeypot", "")
 
     parsed = [(section, markup.parse(section.markdown)) for section in brief.sections]
+    # Every link in the body is a "citation": `source:N` ones carry N and lead to that
+    # source; a plain http(s) link in the prose is a citation with no source number.
     for _, tree in parsed:
         for node in markup.links_in(tree):
             href = str(node.attrs.get("href", ""))
@@ -124,7 +156,6 @@ def render_email(brief: Brief, *, lang: str = "en", postal_address: str) -> Rend
         "postal_address": postal_address,
         "honeypot_href": markup.href(HONEYPOT_LINK_ID),
     }
-    source = environment().get_template(MAIN_TEMPLATE).render(**context)
     text = plain_text(
         brief,
         [TextSection(heading, tree) for heading, (_, tree) in zip(headings, parsed, strict=True)],
@@ -132,10 +163,10 @@ def render_email(brief: Brief, *, lang: str = "en", postal_address: str) -> Rend
         cta_link_id=cta_id,
         postal_address=postal_address,
     )
-    return RenderedEmail(
+    return PreparedEmail(
         subject=subject_of(brief),
         preheader=brief.preheader,
-        html=to_html(source),
+        context=context,
         text=text,
         links=tuple(links.items),
         lang=lang,

@@ -34,7 +34,7 @@ from briefmail.db.models import Batch, Delivery, ProviderEvent, Send, Subscriber
 from briefmail.errors import NotFoundError, StateError
 from briefmail.sending.backends.base import BatchResult, OrphanOutcome, ProviderError
 from briefmail.sending.retry import RetryPolicy
-from briefmail.sending.txn import begin_write, lock_rows, skip_locked
+from briefmail.sending.txn import begin_write, lock_rows, rowcount, skip_locked
 
 OPEN_BATCH = ("pending", "sending", "unknown")
 
@@ -79,7 +79,7 @@ def claim_next_batch(session: Session, *, now: datetime, worker: str) -> Claim |
             updated_at=now,
         )
     )
-    if claimed.rowcount != 1:  # pragma: no cover - the row is locked by us
+    if rowcount(claimed) != 1:  # pragma: no cover - the row is locked by us
         session.rollback()
         return None
     session.commit()
@@ -104,7 +104,7 @@ def drop_lapsed(session: Session, batch_id: int) -> int:
         .values(status="cancelled", error="no longer subscribed when its batch was sent")
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)
+    return int(rowcount(result))
 
 
 def _settle_deliveries(
@@ -143,7 +143,7 @@ def record_accepted(session: Session, claim: Claim, result: BatchResult, now: da
             updated_at=now,
         )
     )
-    if done.rowcount != 1:
+    if rowcount(done) != 1:
         session.rollback()
         return False
     _settle_deliveries(session, claim.batch_id, now, dict(result.refused))
@@ -190,7 +190,7 @@ def record_error(
         )
         .values(**values, claimed_by=None, updated_at=now)
     )
-    if moved.rowcount != 1:
+    if rowcount(moved) != 1:
         session.rollback()
         return "stale"
     if not retry:
@@ -232,13 +232,15 @@ def record_unknown(session: Session, claim: Claim, why: str, now: datetime) -> b
         )
     )
     session.commit()
-    return done.rowcount == 1
+    return rowcount(done) == 1
 
 
 def refresh_send(session: Session, send_id: int, now: datetime) -> str:
     """Derive the send's status from its batches once none is open; returns the status."""
     begin_write(session)
-    send = session.execute(lock_rows(session, select(Send).where(Send.id == send_id))).scalar_one()
+    send = session.execute(
+        lock_rows(session, select(Send).where(Send.id == send_id), Send)
+    ).scalar_one()
     counts = dict(
         session.execute(
             select(Batch.status, func.count())
@@ -324,7 +326,11 @@ def settle_orphan(
     """Decide a dead owner's batch from evidence; never resend it blindly."""
     begin_write(session)
     batch = session.execute(
-        lock_rows(session, select(Batch).where(Batch.id == batch_id, Batch.status == "sending"))
+        lock_rows(
+            session,
+            select(Batch).where(Batch.id == batch_id, Batch.status == "sending"),
+            Batch,
+        )
     ).scalar_one_or_none()
     if batch is None:
         session.rollback()
@@ -364,7 +370,7 @@ def settle_unknown_by_events(session: Session, *, now: datetime) -> list[int]:
     begin_write(session)
     settled: list[int] = []
     batches = session.execute(
-        lock_rows(session, select(Batch).where(Batch.status == "unknown"))
+        lock_rows(session, select(Batch).where(Batch.status == "unknown"), Batch)
     ).scalars()
     for batch in batches:
         seen = event_evidence(session, batch.id, batch.attempt_key)
@@ -387,7 +393,7 @@ def cancel_send(session: Session, send_id: int, *, now: datetime) -> Send:
     """Stop what has not gone yet; a batch already in flight finishes."""
     begin_write(session)
     send = session.execute(
-        lock_rows(session, select(Send).where(Send.id == send_id))
+        lock_rows(session, select(Send).where(Send.id == send_id), Send)
     ).scalar_one_or_none()
     if send is None:
         session.rollback()
@@ -428,7 +434,7 @@ def resolve_batch(
     """An operator's verdict on an `unknown` batch: it went out, or send it again."""
     begin_write(session)
     batch = session.execute(
-        lock_rows(session, select(Batch).where(Batch.id == batch_id))
+        lock_rows(session, select(Batch).where(Batch.id == batch_id), Batch)
     ).scalar_one_or_none()
     if batch is None:
         session.rollback()

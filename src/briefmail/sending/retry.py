@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 
 MAX_DELAY_SECONDS = 3600.0
+_RNG = random.Random()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +29,12 @@ class RetryPolicy:
         self, attempts_made: int, retry_after: float | None, rng: random.Random | None = None
     ) -> float:
         """Seconds to wait before attempt `attempts_made + 1`."""
-        rand = (rng or random).random()
+        rand = (rng or _RNG).random()
         if retry_after is not None and retry_after > 0:
             # The provider's word is the floor; up to a quarter more spreads the batches
             # that were all told the same thing.
             return min(self.max_seconds, retry_after * (1 + rand / 4))
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts_made - 1))
+        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, attempts_made - 1))
         # Jitter over the upper half: a retry storm is spread out while each batch
         # still backs off meaningfully.
         return ceiling / 2 + rand * ceiling / 2

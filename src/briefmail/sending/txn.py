@@ -10,10 +10,12 @@ is locked" instead of waiting).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import CursorResult, Result, Select
 from sqlalchemy.orm import Session
+
+Q = TypeVar("Q", bound="Select[*tuple[Any, ...]]")
 
 
 def is_postgres(session: Session) -> bool:
@@ -23,22 +25,28 @@ def is_postgres(session: Session) -> bool:
 def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer (call first, on a fresh transaction)."""
     connection = session.connection()
-    if (
-        connection.dialect.name == "sqlite"
-        and not connection.connection.dbapi_connection.in_transaction
-    ):  # type: ignore[union-attr]
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not getattr(raw, "in_transaction", False):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def skip_locked(session: Session, query: Select[Any], *of: Any) -> Select[Any]:
+def skip_locked(session: Session, query: Q, of: Any) -> Q:
     """`FOR UPDATE SKIP LOCKED` where the database has it (SQLite holds the write lock)."""
     if is_postgres(session):
-        return query.with_for_update(skip_locked=True, of=of or None)
+        return query.with_for_update(skip_locked=True, of=of)
     return query
 
 
-def lock_rows(session: Session, query: Select[Any], *of: Any) -> Select[Any]:
+def lock_rows(session: Session, query: Q, of: Any) -> Q:
     """`FOR UPDATE` (waiting for the lock) where the database has it."""
     if is_postgres(session):
-        return query.with_for_update(of=of or None)
+        return query.with_for_update(of=of)
     return query
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """Rows an UPDATE matched: how a conditional claim knows it won."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

@@ -21,6 +21,7 @@ once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections import deque
@@ -254,14 +255,14 @@ class DatabaseSink:
 class RedisStreamSink:
     """XADD each batch to the click stream in one pipelined round trip."""
 
-    def __init__(self, client: redis.asyncio.Redis, *, stream: str = STREAM) -> None:
+    def __init__(self, client: redis.asyncio.Redis[bytes], *, stream: str = STREAM) -> None:
         self.client = client
         self.stream = stream
 
     async def write(self, clicks: Sequence[RawClick]) -> None:
         async with self.client.pipeline(transaction=False) as pipe:
             for click in clicks:
-                pipe.xadd(self.stream, click.to_fields())  # type: ignore[arg-type]
+                pipe.xadd(self.stream, click.to_fields())  # type: ignore[arg-type,unused-ignore]
             await pipe.execute()
 
 
@@ -372,11 +373,9 @@ class ClickRecorder:
     async def _run(self) -> None:
         assert self._wake is not None
         backoff = 0.0
-        while not self._stopping:
-            try:
+        while True:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval + backoff)
-            except TimeoutError:
-                pass
             self._wake.clear()
             if self._stopping:
                 return
@@ -390,7 +389,7 @@ class ClickRecorder:
 # --------------------------------------------------------------------------- stream
 
 
-def ensure_group(client: redis.Redis, *, stream: str = STREAM, group: str = GROUP) -> None:
+def ensure_group(client: redis.Redis[bytes], *, stream: str = STREAM, group: str = GROUP) -> None:
     try:
         client.xgroup_create(stream, group, id="0", mkstream=True)
     except redis.ResponseError as exc:
@@ -399,7 +398,7 @@ def ensure_group(client: redis.Redis, *, stream: str = STREAM, group: str = GROU
 
 
 def drain_stream(
-    client: redis.Redis,
+    client: redis.Redis[bytes],
     sessions: sessionmaker[Session],
     *,
     window_seconds: int,
@@ -445,7 +444,7 @@ def drain_stream(
 
 
 def _next_entries(
-    client: redis.Redis,
+    client: redis.Redis[bytes],
     consumer: str,
     count: int,
     block_ms: int | None,

@@ -301,7 +301,9 @@ def apply_events(
         for e in unique
     ]
     new_keys = set(
-        insert_new(session, ProviderEvent, rows, key="dedupe_key", returning=ProviderEvent.dedupe_key)
+        insert_new(
+            session, ProviderEvent, rows, key="dedupe_key", returning=ProviderEvent.dedupe_key
+        )
     )
     fresh = [e for e in unique if e.dedupe_key in new_keys]
     updated = _update_deliveries(session, fresh)

@@ -31,10 +31,18 @@ class ScannerNetwork:
 NETWORKS: tuple[ScannerNetwork, ...] = (
     # Microsoft 365: Exchange Online Protection / Defender for Office 365 (Safe Links).
     # Source: "Microsoft 365 URLs and IP address ranges", Exchange Online, endpoint set ID 10.
-    ScannerNetwork("40.92.0.0/15", "Microsoft Exchange Online Protection", "Microsoft 365 IP ranges"),
-    ScannerNetwork("40.107.0.0/16", "Microsoft Exchange Online Protection", "Microsoft 365 IP ranges"),
-    ScannerNetwork("52.100.0.0/14", "Microsoft Exchange Online Protection", "Microsoft 365 IP ranges"),
-    ScannerNetwork("104.47.0.0/17", "Microsoft Exchange Online Protection", "Microsoft 365 IP ranges"),
+    ScannerNetwork(
+        "40.92.0.0/15", "Microsoft Exchange Online Protection", "Microsoft 365 IP ranges"
+    ),
+    ScannerNetwork(
+        "40.107.0.0/16", "Microsoft Exchange Online Protection", "Microsoft 365 IP ranges"
+    ),
+    ScannerNetwork(
+        "52.100.0.0/14", "Microsoft Exchange Online Protection", "Microsoft 365 IP ranges"
+    ),
+    ScannerNetwork(
+        "104.47.0.0/17", "Microsoft Exchange Online Protection", "Microsoft 365 IP ranges"
+    ),
     # Mimecast: "Mimecast Data Centers and URLs" (US and UK grids).
     ScannerNetwork("205.139.110.0/24", "Mimecast (US)", "Mimecast Data Centers and URLs"),
     ScannerNetwork("207.211.30.0/24", "Mimecast (US)", "Mimecast Data Centers and URLs"),

@@ -36,6 +36,7 @@ from briefmail.tracking.clicks import (
     ensure_group,
 )
 from briefmail.tracking.events import PROVIDERS
+from briefmail.web.confirmation import Mailer, backend_mailer
 from briefmail.web.linkcache import SendLinkCache
 from briefmail.web.pages import Pages
 from briefmail.web.throttle import Throttle
@@ -55,6 +56,7 @@ class WebContext:
     pages: Pages
     webhook_keys: Mapping[str, ec.EllipticCurvePublicKey | None]
     signups: Throttle
+    mailer: Mailer
     redis_url: str = ""
     _drain_stop: asyncio.Event | None = field(default=None, repr=False)
     _drain_task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -84,10 +86,13 @@ class WebContext:
                 "sendgrid": PROVIDERS["sendgrid"].load_key(key_text) if key_text else None
             },
             signups=Throttle(limit=10, per_seconds=600),
+            mailer=backend_mailer(settings),
             redis_url=redis_url,
         )
 
-    async def db(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kw: P.kwargs) -> T:
+    async def db(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
         """Run `fn(session, ...)` in one committed transaction, in a worker thread."""
 
         def work() -> T:
@@ -111,9 +116,9 @@ class WebContext:
                 await self._drain_task
                 await self._final_drain()
             if isinstance(self.recorder.sink, RedisStreamSink):
-                await self.recorder.sink.client.aclose()
+                await self.recorder.sink.client.aclose()  # type: ignore[attr-defined,unused-ignore]
 
-    def _drain_once(self, client: redis.Redis, block_ms: int | None) -> int:
+    def _drain_once(self, client: redis.Redis[bytes], block_ms: int | None) -> int:
         return drain_stream(
             client,
             self.sessions,

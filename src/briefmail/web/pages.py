@@ -52,14 +52,19 @@ class Pages:
             "postal_address": postal_address,
         }
 
-    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(name).render(**self.common, **context)
+    def render(self, template: str, status: int = 200, /, **context: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(**self.common, **context)
         return HTMLResponse(html, status_code=status, headers=self.headers)
 
     def not_found(self) -> HTMLResponse:
-        return self.render("message.html", 404, title="Link not found", heading="Link not found",
-                           body="This link is not valid. It may have been mistyped or cut short "
-                                "by your mail program.")
+        return self.render(
+            "message.html",
+            404,
+            title="Link not found",
+            heading="Link not found",
+            body="This link is not valid. It may have been mistyped or cut short "
+            "by your mail program.",
+        )
 
     def error(self, status: int, heading: str, body: str) -> HTMLResponse:
         return self.render("message.html", status, title=heading, heading=heading, body=body)

@@ -44,8 +44,15 @@ async def subscribe(request: Request) -> Response:
     ctx = context(request)
     if request.method == "GET":
         topics = await ctx.db(subscriptions.all_topics)
-        return ctx.pages.render("subscribe.html", title="Subscribe", topics=topics, error=None,
-                                email="", name="", chosen=set())
+        return ctx.pages.render(
+            "subscribe.html",
+            title="Subscribe",
+            topics=topics,
+            error=None,
+            email="",
+            name="",
+            chosen=set(),
+        )
     if not ctx.signups.allow(client_ip(request) or "?"):
         return ctx.pages.error(
             429, "Please wait a moment", "Too many sign-ups from here. Please try again later."
@@ -59,20 +66,28 @@ async def subscribe(request: Request) -> Response:
     if form.get("website"):  # the hidden field only bots fill in: look done, do nothing
         return _sent(request)
     try:
-        who = await ctx.db(
-            subscriptions.request_subscription, email, name, chosen, now=clock.now()
-        )
+        who = await ctx.db(subscriptions.request_subscription, email, name, chosen, now=clock.now())
     except InvalidInputError as exc:
         topics = await ctx.db(subscriptions.all_topics)
         message = "Please enter a valid email address." if "email" in str(exc) else str(exc)
-        return ctx.pages.render("subscribe.html", 400, title="Subscribe", topics=topics,
-                                error=message, email=email, name=name, chosen=set(chosen))
+        return ctx.pages.render(
+            "subscribe.html",
+            400,
+            title="Subscribe",
+            topics=topics,
+            error=message,
+            email=email,
+            name=name,
+            chosen=set(chosen),
+        )
     if who is not None:
-        message = confirmation_email(ctx.settings, ctx.keys, ctx.pages, who)
+        letter = confirmation_email(ctx.settings, ctx.keys, ctx.pages, who)
         try:
-            await run_in_threadpool(ctx.mailer, message)
+            await run_in_threadpool(ctx.mailer, letter)
         except Exception:
-            log.exception("could not send the confirmation email to subscriber %s", who.subscriber_id)
+            log.exception(
+                "could not send the confirmation email to subscriber %s", who.subscriber_id
+            )
             return ctx.pages.error(
                 503, "Please try again", "We could not send the confirmation email just now."
             )
@@ -99,20 +114,26 @@ async def confirm(request: Request) -> Response:
                 403, "Please try again", "This form could not be accepted. Open the link again."
             )
     elif reader.status != "active" and _looks_automated(request):
-        return ctx.pages.render("confirm.html", title="Confirm your subscription",
-                                email=reader.email, form_mac=form_mac(ctx.keys, CONFIRM_FORM, token))
+        return ctx.pages.render(
+            "confirm.html",
+            title="Confirm your subscription",
+            email=reader.email,
+            form_mac=form_mac(ctx.keys, CONFIRM_FORM, token),
+        )
     status = await ctx.db(subscriptions.confirm, reader.id)
     if status != "active":
         return ctx.pages.error(
-            409, "We cannot send to this address",
+            409,
+            "We cannot send to this address",
             "This address is blocked after a bounce or spam report. Please contact us.",
         )
     manage = preferences_url(
         ctx.settings.public_url,
         subscriber_token(ctx.keys, Purpose.PREFERENCES, reader.id, reader.secret),
     )
-    return ctx.pages.render("confirmed.html", title="You are subscribed", email=reader.email,
-                            preferences_url=manage)
+    return ctx.pages.render(
+        "confirmed.html", title="You are subscribed", email=reader.email, preferences_url=manage
+    )
 
 
 def _looks_automated(request: Request) -> bool:

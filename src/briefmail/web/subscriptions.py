@@ -22,8 +22,8 @@ from briefmail.audience.subscribers import (
     unsubscribe_by_id,
 )
 from briefmail.audience.suppression import is_suppressed
-from briefmail.clock import as_utc
 from briefmail.audience.topics import resolve_topics
+from briefmail.clock import as_utc
 from briefmail.db.models import Delivery, Subscriber, Topic
 from briefmail.tracking import tokens
 from briefmail.tracking.events import moves_forward
@@ -91,7 +91,7 @@ def unsubscribe(session: Session, subscriber_id: int, send_id: int) -> None:
 
 def all_topics(session: Session) -> list[tuple[str, str]]:
     """(slug, name) of every topic, by name."""
-    rows = session.execute(select(Topic.slug, Topic.name).order_by(Topic.name)).tuples()
+    rows = session.execute(select(Topic.slug, Topic.name).order_by(Topic.name))
     return [(slug, name) for slug, name in rows]
 
 
@@ -119,10 +119,11 @@ def request_subscription(
     """Record a sign-up; the confirmation to send, or None when none is due.
 
     A new address is stored `pending`. An active subscriber is left exactly as they
-    are. A pending, unsubscribed (or bounced/complained, once un-suppressed) address
-    gets its choice recorded and a confirmation email, at most once per RESEND_AFTER;
-    its status changes only when the link in that email is followed. Suppressed
-    addresses are never mailed. The caller answers the same in every case, so the
+    are. An unsubscribed (or bounced/complained, once un-suppressed) address goes back
+    to `pending`, which receives nothing, with its new choice recorded; a pending one
+    gets its choice updated. Either gets a confirmation email, at most once per
+    RESEND_AFTER, and becomes active only when the link in it is followed.
+    Suppressed addresses are never mailed. The caller answers the same in every case, so the
     form does not reveal who is subscribed.
 
     Raises InvalidInputError for a malformed address, name or unknown topic.
@@ -141,9 +142,10 @@ def request_subscription(
         return Confirmation(subscriber.id, subscriber.email, subscriber.name, subscriber.secret)
     if subscriber.status == "active":
         return None
-    last = subscriber.updated_at
-    if last is not None and as_utc(last) > now - RESEND_AFTER:
+    if subscriber.status == "pending" and as_utc(subscriber.updated_at) > now - RESEND_AFTER:
         return None  # one confirmation email per interval, whoever asks
+    # Back to pending: still receives nothing until the link in the email is followed.
+    subscriber.status = "pending"
     subscriber.topics = resolve_topics(session, topics) if topics else []
     if clean:
         subscriber.name = clean

@@ -49,7 +49,9 @@ async def unsubscribe(request: Request) -> Response:
     if form.get("List-Unsubscribe") == "One-Click":
         await ctx.db(subscriptions.unsubscribe, reader.id, reader.send_id)
         return plain("Unsubscribed.\n")
-    mac = str(form.get("form_mac", ""))
+    mac = form.get("form_mac")
+    if not isinstance(mac, str):
+        return ctx.pages.error(400, "Something went wrong", "The form could not be read.")
     if not check_form_mac(ctx.keys, FORM, token, mac) or not same_origin(
         request, ctx.settings.public_url
     ):

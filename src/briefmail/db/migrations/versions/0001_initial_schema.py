@@ -85,6 +85,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_subscribers_status"), ["status"], unique=False)
+        batch_op.create_index(
+            "ix_subscribers_active",
+            ["id", "email_key"],
+            unique=False,
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
 
     op.create_table(
         "suppressions",
@@ -365,6 +372,11 @@ def downgrade() -> None:
     op.drop_table("topics")
     op.drop_table("suppressions")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_subscribers_active",
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
         batch_op.drop_index(batch_op.f("ix_subscribers_status"))
 
     op.drop_table("subscribers")

@@ -1,0 +1,43 @@
+"""One personalised message per recipient, for the backends that send whole messages
+(outbox and SMTP); SendGrid fills the placeholders itself from `substitutions`."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+from email.message import EmailMessage
+
+from briefmail.render import personalise as p
+from briefmail.render.message import build_message
+from briefmail.sending.backends.base import OutgoingBatch, OutgoingRecipient
+
+
+def personal_message(
+    batch: OutgoingBatch, recipient: OutgoingRecipient, unsubscribe_mailto: str
+) -> EmailMessage:
+    content = batch.content
+    values = recipient.values
+    return build_message(
+        subject=content.subject,
+        from_address=content.from_address,
+        to=_to(recipient.name, recipient.email),
+        html=content.html_template.fill(values),
+        text=content.text_template.fill(values),
+        unsubscribe_url=values[p.UNSUBSCRIBE_URL],
+        unsubscribe_mailto=unsubscribe_mailto,
+        reply_to=content.reply_to,
+        # Our ids in the message, as SendGrid carries them in custom_args.
+        headers={
+            "X-Briefmail-Send": str(batch.send_id),
+            "X-Briefmail-Delivery": str(recipient.delivery_id),
+            "X-Briefmail-Attempt": batch.attempt_key,
+        },
+    )
+
+
+def _to(name: str, email: str) -> str:
+    if not name:
+        return email
+    try:
+        return str(Address(display_name=name, addr_spec=email))
+    except (ValueError, IndexError):
+        return email

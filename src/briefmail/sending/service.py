@@ -1,0 +1,261 @@
+"""What the CLI asks of sending: schedule, look, cancel, resolve, drain in-process.
+
+Plain arguments and a session in, plain values out; nothing here prints or reads
+the environment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from briefmail import clock
+from briefmail.audience.segment import narrow_topics
+from briefmail.audience.subscribers import normalise_email
+from briefmail.briefs.store import get_brief, topic_slugs
+from briefmail.db.models import DELIVERY_STATUSES, Batch, Delivery, Send
+from briefmail.errors import InvalidInputError, NotFoundError, StateError
+from briefmail.sending import ledger
+from briefmail.sending.engine import Engine, next_due
+
+MAX_TEST_RECIPIENTS = 20
+# A time this far in the past is a typo, not "now".
+PAST_TOLERANCE = timedelta(minutes=5)
+# Delivery statuses from `accepted` on: the provider took the message.
+HANDED_OVER = DELIVERY_STATUSES[DELIVERY_STATUSES.index("accepted") :]
+FINAL_SEND = ("sent", "failed", "cancelled")
+
+
+def create_send(
+    session: Session,
+    slug: str,
+    *,
+    at: datetime,
+    now: datetime,
+    topics: Sequence[str] | None = None,
+    by: str | None = None,
+) -> Send:
+    """Schedule an approved brief for its (optionally narrowed) audience at `at`."""
+    brief = get_brief(session, slug)
+    if brief.status != "approved":
+        raise StateError(
+            f"brief {brief.slug!r} is a draft: approve it first "
+            f"(`briefmail brief approve {brief.slug} --by NAME`), "
+            "or send a proof with --test-to"
+        )
+    if at.tzinfo is None:
+        raise InvalidInputError("--at: give a time zone or offset")
+    if at < now - PAST_TOLERANCE:
+        raise InvalidInputError(f"--at: {at.isoformat()} is in the past")
+    narrowed = narrow_topics(session, topic_slugs(brief), topics) if topics else None
+    send = Send(
+        brief_id=brief.id,
+        kind="brief",
+        status="scheduled",
+        scheduled_for=clock.as_utc(max(at, now)),
+        topics_filter=narrowed,
+        created_by=by,
+        created_at=now,
+    )
+    session.add(send)
+    session.flush()
+    return send
+
+
+def create_test_send(
+    session: Session, slug: str, addresses: Sequence[str], *, now: datetime, by: str | None = None
+) -> Send:
+    """A proof of any brief (drafts too) to a few addresses; kept out of reports."""
+    brief = get_brief(session, slug)
+    emails = list(dict.fromkeys(normalise_email(a)[0] for a in addresses if a.strip()))
+    if not emails:
+        raise InvalidInputError("--test-to: give at least one address")
+    if len(emails) > MAX_TEST_RECIPIENTS:
+        raise InvalidInputError(f"--test-to: at most {MAX_TEST_RECIPIENTS} addresses")
+    send = Send(
+        brief_id=brief.id,
+        kind="test",
+        status="scheduled",
+        scheduled_for=now,
+        test_to=emails,
+        created_by=by,
+        created_at=now,
+    )
+    session.add(send)
+    session.flush()
+    return send
+
+
+@dataclass(frozen=True, slots=True)
+class SendView:
+    """A send as people see it (`sends list/show`, `send --wait`)."""
+
+    id: int
+    brief: str
+    kind: str
+    status: str
+    scheduled_for: datetime
+    recipients: int
+    accepted: int
+    failed: int
+    cancelled: int
+    queued: int
+    errors: list[str] = field(default_factory=list)
+    batches: dict[str, int] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def done(self) -> int:
+        return self.accepted + self.failed + self.cancelled
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_SEND and self.batches.get("sending", 0) == 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "brief": self.brief,
+            "kind": self.kind,
+            "status": self.status,
+            "scheduled_for": self.scheduled_for.isoformat(),
+            "recipients": self.recipients,
+            "accepted": self.accepted,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "queued": self.queued,
+            "errors": self.errors,
+            "batches": self.batches,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+
+def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
+    ids = [s.id for s in sends]
+    if not ids:
+        return []
+    deliveries: dict[int, dict[str, int]] = {}
+    for send_id, status, count in session.execute(
+        select(Delivery.send_id, Delivery.status, func.count())
+        .where(Delivery.send_id.in_(ids))
+        .group_by(Delivery.send_id, Delivery.status)
+    ):
+        deliveries.setdefault(send_id, {})[status] = count
+    batches: dict[int, dict[str, int]] = {}
+    for send_id, status, count in session.execute(
+        select(Batch.send_id, Batch.status, func.count())
+        .where(Batch.send_id.in_(ids))
+        .group_by(Batch.send_id, Batch.status)
+    ):
+        batches.setdefault(send_id, {})[status] = count
+    problems: dict[int, list[str]] = {}
+    for send_id, seq, status, error in session.execute(
+        select(Batch.send_id, Batch.seq, Batch.status, Batch.error)
+        .where(Batch.send_id.in_(ids), Batch.status.in_(("failed", "unknown")))
+        .order_by(Batch.send_id, Batch.seq)
+    ):
+        problems.setdefault(send_id, []).append(f"batch {seq} {status}: {error or status}")
+    views = []
+    for send in sends:
+        counts = deliveries.get(send.id, {})
+        errors = problems.get(send.id, [])
+        if send.error and not errors:
+            errors = [send.error]
+        views.append(
+            SendView(
+                id=send.id,
+                brief=send.brief.slug,
+                kind=send.kind,
+                status=send.status,
+                scheduled_for=clock.as_utc(send.scheduled_for),
+                recipients=send.recipients,
+                accepted=sum(counts.get(s, 0) for s in HANDED_OVER),
+                failed=counts.get("failed", 0),
+                cancelled=counts.get("cancelled", 0),
+                queued=counts.get("queued", 0),
+                errors=errors,
+                batches=batches.get(send.id, {}),
+                started_at=clock.as_utc(send.started_at) if send.started_at else None,
+                finished_at=clock.as_utc(send.finished_at) if send.finished_at else None,
+            )
+        )
+    return views
+
+
+def list_sends(session: Session, *, limit: int = 50) -> list[SendView]:
+    sends = session.scalars(select(Send).order_by(Send.id.desc()).limit(limit)).all()
+    return _views(session, sends)
+
+
+def get_send(session: Session, send_id: int) -> SendView:
+    send = session.get(Send, send_id)
+    if send is None:
+        raise NotFoundError(f"no send {send_id}")
+    return _views(session, [send])[0]
+
+
+def cancel_send(session: Session, send_id: int, *, now: datetime) -> SendView:
+    ledger.cancel_send(session, send_id, now=now)
+    return get_send(session, send_id)
+
+
+def resolve_batch(
+    session: Session, batch_id: int, *, accepted: bool, now: datetime, by: str = ""
+) -> Batch:
+    batch = ledger.resolve_batch(session, batch_id, accepted=accepted, now=now, by=by)
+    ledger.refresh_send(session, batch.send_id, now)
+    return batch
+
+
+def drain_send(
+    engine: Engine,
+    send_id: int,
+    *,
+    on_progress: Callable[[SendView], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    max_sleep: float = 5.0,
+) -> SendView:
+    """Run a send to its end in this process (no broker): snapshot, batches, retries.
+
+    Waits for batches whose retry is due later. Stops early when the rest cannot move
+    here: a batch in flight elsewhere or one whose outcome is unknown.
+    """
+    while True:
+        engine.work()
+        with engine.sessions() as session:
+            view = get_send(session, send_id)
+            due = next_due(session, send_id)
+        if on_progress is not None:
+            on_progress(view)
+        if view.status == "scheduled" and view.scheduled_for > clock.now():
+            return view  # not yet due: a worker will take it
+        if view.finished or due is None:
+            return view
+        sleep(min(max_sleep, max(0.05, (due - clock.now()).total_seconds())))
+
+
+def wait_for_send(
+    sessions: Callable[[], Session],
+    send_id: int,
+    *,
+    on_progress: Callable[[SendView], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_seconds: float = 0.5,
+) -> SendView:
+    """Watch a send that workers run until it ends (`send --wait` with a broker)."""
+    while True:
+        with sessions() as session:
+            view = get_send(session, send_id)
+        if on_progress is not None:
+            on_progress(view)
+        if view.finished:
+            return view
+        sleep(poll_seconds)

@@ -1,0 +1,89 @@
+"""The ASGI app factory.
+
+`create_app()` reads the settings once and wires the routes; `briefmail web` serves it
+(`uvicorn --factory briefmail.web.app:create_app` works too). The click redirect is
+the first route, as it is matched far more often than the rest.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from briefmail.config import Settings, get_settings
+from briefmail.web import preferences, redirect, subscribe, unsubscribe, webhooks
+from briefmail.web.context import WebContext, context
+from briefmail.web.forms import FORM_BODY_LIMIT
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness and the click buffer's state; 200 while the process serves redirects."""
+    status = context(request).recorder.status()
+    return JSONResponse(
+        {
+            "status": "ok",
+            "clicks": {
+                "buffered": status.buffered,
+                "written": status.written,
+                "dropped": status.dropped,
+                "failures": status.failures,
+                "last_error": status.last_error,
+            },
+        },
+        headers={"cache-control": "no-store"},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    pages = context(request).pages
+    if exc.status_code == 404:
+        return pages.not_found()
+    if exc.status_code == 405:
+        response = pages.error(405, "Method not allowed", "This address does not accept that.")
+        if exc.headers and "Allow" in exc.headers:
+            response.headers["allow"] = exc.headers["Allow"]
+        return response
+    if exc.status_code == 413:
+        return pages.error(413, "Too large", "That request was too large.")
+    return pages.error(exc.status_code, "Something went wrong", "Please try again.")
+
+
+async def _server_error(request: Request, _exc: Exception) -> Response:
+    return context(request).pages.error(
+        500, "Something went wrong", "Please try again in a few minutes."
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    ctx = WebContext.build(settings or get_settings())
+    form = FORM_BODY_LIMIT
+    routes = [
+        Route("/c/{token}", redirect.click, methods=["GET"]),
+        Route("/u/{token}", unsubscribe.unsubscribe, methods=["GET", "POST"], max_body_size=form),
+        Route(
+            "/preferences/{token}",
+            preferences.preferences,
+            methods=["GET", "POST"],
+            max_body_size=form,
+        ),
+        Route("/subscribe", subscribe.subscribe, methods=["GET", "POST"], max_body_size=form),
+        Route("/confirm/{token}", subscribe.confirm, methods=["GET", "POST"], max_body_size=form),
+        Route(
+            "/webhooks/sendgrid",
+            webhooks.sendgrid,
+            methods=["POST"],
+            max_body_size=webhooks.WEBHOOK_BODY_LIMIT,
+        ),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=ctx.lifespan,
+        exception_handlers={HTTPException: _http_error, 500: _server_error},
+    )
+    app.state.ctx = ctx
+    return app

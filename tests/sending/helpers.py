@@ -1,0 +1,105 @@
+"""Shared set-up for the sending tests: a stored, approved brief and subscribers."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from briefmail.audience.subscribers import add_subscriber, new_secret
+from briefmail.audience.topics import ensure_topics
+from briefmail.briefs.store import approve_brief, import_brief
+from briefmail.config import get_settings
+from briefmail.db.models import Subscriber, subscriber_topics
+from briefmail.db.session import session_factory
+from briefmail.sending.backends.base import EmailBackend
+from briefmail.sending.engine import Engine
+from briefmail.sending.options import SendOptions
+from briefmail.sending.retry import RetryPolicy
+from tests.conftest import EXAMPLE_BRIEF
+
+SLUG = "2024-01-08-clinician-educators-want-coaching-programs-not-more-lectures"
+TOPICS = ("learning-design", "workflow-based-education", "accreditation-operations")
+T0 = datetime(2024, 1, 15, 14, 0, tzinfo=UTC)
+
+
+def store_brief(session: Session, *, approve: bool = True) -> str:
+    row = import_brief(session, EXAMPLE_BRIEF)
+    if approve:
+        approve_brief(session, row.slug, "editor@example.org")
+    return row.slug
+
+
+def add_people(
+    session: Session,
+    count: int,
+    *,
+    prefix: str = "reader",
+    topics: Sequence[str] = (),
+    timezone: str | None = None,
+    status: str = "active",
+    start: int = 0,
+) -> list[int]:
+    """`count` subscribers in bulk (ids returned), all with the same topics."""
+    ensure_topics(session, topics)
+    rows = [
+        {
+            "email": f"{prefix}{i}@example.org",
+            "email_key": f"{prefix}{i}@example.org",
+            "name": f"Reader {i}",
+            "status": status,
+            "timezone": timezone,
+            "secret": new_secret(),
+            "created_at": T0,
+            "updated_at": T0,
+        }
+        for i in range(start, start + count)
+    ]
+    session.execute(insert(Subscriber), rows)
+    ids = list(
+        session.scalars(
+            select(Subscriber.id)
+            .where(Subscriber.email_key.in_([r["email_key"] for r in rows]))
+            .order_by(Subscriber.id)
+        )
+    )
+    if topics and ids:
+        session.execute(
+            insert(subscriber_topics),
+            [{"subscriber_id": i, "topic_slug": t} for i in ids for t in topics],
+        )
+    return ids
+
+
+def add_person(session: Session, email: str, **kwargs: Any) -> int:
+    return add_subscriber(session, email, **kwargs).subscriber.id
+
+
+def options(**overrides: Any) -> SendOptions:
+    settings = get_settings()
+    base = SendOptions.from_settings(settings)
+    values = {
+        "keys": base.keys,
+        "public_url": base.public_url,
+        "from_address": base.from_address,
+        "unsubscribe_mailto": base.unsubscribe_mailto,
+        "postal_address": base.postal_address,
+        "batch_size": 1000,
+        "retry": RetryPolicy(max_attempts=3, base_seconds=0.01),
+        "lease_seconds": 300.0,
+    }
+    values.update(overrides)
+    return SendOptions(**values)
+
+
+def make_engine(backend: EmailBackend, **overrides: Any) -> Engine:
+    return Engine(
+        session_factory(get_settings().database_url),
+        backend,
+        options(**overrides),
+        rng=random.Random(7),
+    )

@@ -1,0 +1,174 @@
+"""The ledger's transactions: claims, lapsed recipients, orphans, cancel, proofs."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from briefmail import clock
+from briefmail.audience.subscribers import unsubscribe
+from briefmail.audience.suppression import suppress
+from briefmail.db.models import Batch, Delivery, Send
+from briefmail.db.session import session_factory, session_scope
+from briefmail.sending import ledger, owners, service, snapshot
+from briefmail.sending.backends.outbox import OutboxBackend
+from briefmail.sending.backends.sendgrid import SendGridBackend
+from briefmail.sending.outgoing import ContentCache, load_batch
+from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
+from tests.sending.helpers import T0, add_people, make_engine, options, store_brief
+
+
+def _started_send(count: int, batch_size: int = 10) -> int:
+    clock.set_now(T0)
+    with session_scope() as session:
+        slug = store_brief(session)
+        add_people(session, count, topics=["learning-design"])
+        send_id = service.create_send(session, slug, at=T0, now=T0).id
+    with session_scope() as session:
+        assert (
+            snapshot.claim_due_send(session, now=T0, options=options(batch_size=batch_size))
+            == send_id
+        )
+    return send_id
+
+
+def test_concurrent_claims_never_take_the_same_batch(db_url: str) -> None:
+    _started_send(200, batch_size=10)  # 20 batches
+    sessions = session_factory()
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        while True:
+            with sessions() as session:
+                claim = ledger.claim_next_batch(session, now=T0, worker=name)
+            if claim is None:
+                return
+            with lock:
+                claimed.append(claim.batch_id)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 20
+
+
+def test_a_batch_is_due_only_when_all_its_recipients_are(db_url: str) -> None:
+    send_id = _started_send(5)
+    with session_scope() as session:
+        session.execute(
+            update(Batch).where(Batch.send_id == send_id).values(due_at=T0 + timedelta(hours=1))
+        )
+    with session_scope() as session:
+        assert ledger.claim_next_batch(session, now=T0, worker="w") is None
+    with session_scope() as session:
+        assert ledger.claim_next_batch(session, now=T0 + timedelta(hours=1), worker="w") is not None
+
+
+def test_who_left_after_the_snapshot_is_not_sent(db_url: str, tmp_path: Path) -> None:
+    send_id = _started_send(4)
+    with session_scope() as session:
+        unsubscribe(session, "reader0@example.org")
+        suppress(session, "reader1@example.org", "hard bounce")
+    view = service.drain_send(make_engine(OutboxBackend(tmp_path / "o")), send_id)
+    assert (view.accepted, view.cancelled, view.status) == (2, 2, "sent")
+    assert len(list((tmp_path / "o").rglob("*.eml"))) == 2
+
+
+def _orphan(send_id: int, owner: str) -> int:
+    with session_scope() as session:
+        claim = ledger.claim_next_batch(session, now=T0, worker=owner)
+        assert claim is not None
+        return claim.batch_id
+
+
+def test_an_orphan_of_a_live_owner_waits_for_its_lease(db_url: str, tmp_path: Path) -> None:
+    send_id = _started_send(3)
+    batch_id = _orphan(send_id, owners.current_owner())  # this process: alive
+    engine = make_engine(OutboxBackend(tmp_path / "o"), lease_seconds=60)
+    assert engine.tick().settled == {}
+    clock.set_now(T0 + timedelta(seconds=61))
+    assert engine.tick().settled == {
+        batch_id: "pending"
+    }  # lease over; the outbox shows nothing sent
+
+
+def test_a_dead_owners_outbox_batch_is_settled_from_the_files(db_url: str, tmp_path: Path) -> None:
+    send_id = _started_send(3)
+    outbox = OutboxBackend(tmp_path / "o")
+    dead = "this-host-is-gone:1:1"
+    batch_id = _orphan(send_id, dead)
+    # The dead worker had written every file before dying.
+    engine = make_engine(outbox)
+    with session_scope() as session:
+        batch = session.get_one(Batch, batch_id)
+        claim = ledger.Claim(batch_id, send_id, batch.attempt_key or "", 1, dead)
+        outbox.send_batch(load_batch(session, claim, options(), ContentCache()))
+    clock.set_now(T0 + timedelta(seconds=301))  # another host: only the lease tells
+    assert engine.tick().settled == {batch_id: "accepted"}
+    with session_scope() as session:
+        assert service.get_send(session, send_id).status == "sent"
+    assert len(list((tmp_path / "o").rglob("*.eml"))) == 3
+
+
+def test_a_dead_owner_on_this_host_is_known_at_once(db_url: str) -> None:
+    send_id = _started_send(3)
+    batch_id = _orphan(send_id, f"{socket.gethostname()}:999999999:1")
+    with FakeSendGrid() as fake:
+        engine = make_engine(SendGridBackend(api_key="x", host=fake.url, timeout=1))
+        report = engine.tick()  # no lease has run out, but the owner is provably gone
+    assert report.settled == {batch_id: "unknown"}
+    with session_scope() as session:
+        error = session.get_one(Batch, batch_id).error or ""
+    assert f"briefmail sends resolve {batch_id} --accepted" in error
+    assert "--resend" in error
+
+
+def test_cancel_stops_pending_batches_and_lets_the_one_in_flight_finish(db_url: str) -> None:
+    send_id = _started_send(30)  # 3 batches
+    clock.set_now(None)
+    with FakeSendGrid() as fake:
+        engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
+        fake.plan(202)
+        fake.plan(202, hold=True)  # the second batch is in flight when we cancel
+        worker = threading.Thread(target=engine.work)
+        worker.start()
+        assert fake.wait_for_requests(2)
+        with session_scope() as session:
+            assert service.cancel_send(session, send_id, now=clock.now()).status == "cancelled"
+        fake.release()
+        worker.join(timeout=60)
+    with session_scope() as session:
+        view = service.get_send(session, send_id)
+        batches = Counter(session.scalars(select(Batch.status).where(Batch.send_id == send_id)))
+    assert batches == Counter({"accepted": 2, "cancelled": 1})
+    assert (view.status, view.accepted, view.cancelled) == ("cancelled", 20, 10)
+    assert len(fake.accepted) == 20
+    assert view.finished_at is not None
+
+
+def test_a_proof_goes_to_the_given_addresses_only(db_url: str, tmp_path: Path) -> None:
+    clock.set_now(T0)
+    with session_scope() as session:
+        slug = store_brief(session, approve=False)  # drafts may be proofed
+        add_people(session, 3, topics=["learning-design"])
+        send_id = service.create_test_send(
+            session, slug, ["a@x.org", "B@Y.org", "a@x.org"], now=T0
+        ).id
+    view = service.drain_send(make_engine(OutboxBackend(tmp_path / "o")), send_id)
+    assert (view.kind, view.recipients, view.accepted) == ("test", 2, 2)
+    with session_scope() as session:
+        send = session.get_one(Send, send_id)
+        rows = session.execute(
+            select(Delivery.email, Delivery.subscriber_id).where(Delivery.send_id == send_id)
+        ).all()
+    assert (send.subject or "").startswith("[TEST] ")
+    assert sorted(rows) == [("B@y.org", None), ("a@x.org", None)]

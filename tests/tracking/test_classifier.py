@@ -1,0 +1,149 @@
+"""Each rule of the automated-click classifier, with clicks it must and must not flag."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from briefmail.tracking import scanners
+from briefmail.tracking.classifier import (
+    Reason,
+    RequestFacts,
+    burst_members,
+    in_scanner_network,
+    in_window,
+    request_reason,
+)
+
+BROWSERS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+    "like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (Linux; Android 13; Cubot P50 Build/TP1A) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36",
+]
+SCANNERS = [
+    "Mozilla/4.0 (compatible; ms-office; MSOffice 16)",
+    "Microsoft Office Existence Discovery",
+    "Mozilla/5.0 (compatible; SafeLinks; +https://microsoft.com)",
+    "Mozilla/5.0 (Windows NT 10.0) Microsoft Defender for Office 365",
+    "Mimecast URL protect",
+    "Proofpoint URL Defense/1.0",
+    "urldefense.com link checker",
+    "Barracuda Sentinel (EE)",
+    "Cisco IronPort URL filtering",
+    "Symantec MessageLabs link scanner",
+    "Trend Micro Email Security",
+    "FortiMail/7.2 URL click protection",
+    "Sophos Email Time-of-Click",
+    "Google-Safety",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0.0.0 Safari",
+    "curl/8.4.0",
+    "python-requests/2.31.0",
+    "Go-http-client/1.1",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "",
+]
+
+
+def facts(**overrides: object) -> RequestFacts:
+    base: dict[str, object] = {
+        "method": "GET",
+        "user_agent": BROWSERS[0],
+        "ip": "203.0.113.7",
+        "purpose": "",
+        "link_id": 2,
+    }
+    base.update(overrides)
+    return RequestFacts(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("user_agent", BROWSERS)
+def test_a_person_in_a_browser_is_human(user_agent: str) -> None:
+    assert request_reason(facts(user_agent=user_agent)) is None
+
+
+def test_honeypot_link() -> None:
+    assert request_reason(facts(link_id=0)) is Reason.HONEYPOT
+
+
+@pytest.mark.parametrize("method", ["HEAD", "head"])
+def test_head(method: str) -> None:
+    assert request_reason(facts(method=method)) is Reason.HEAD
+
+
+@pytest.mark.parametrize("purpose", ["prefetch", "prefetch;prerender", "preview", "prefetch,x"])
+def test_prefetch_hints(purpose: str) -> None:
+    assert request_reason(facts(purpose=purpose)) is Reason.PREFETCH
+
+
+@pytest.mark.parametrize("user_agent", SCANNERS)
+def test_scanner_user_agents(user_agent: str) -> None:
+    assert request_reason(facts(user_agent=user_agent)) is Reason.SCANNER_UA
+
+
+@pytest.mark.parametrize("network", scanners.NETWORKS, ids=lambda n: n.cidr)
+def test_every_published_network_is_matched(network: scanners.ScannerNetwork) -> None:
+    net = ipaddress.ip_network(network.cidr)
+    inside = str(net.network_address + net.num_addresses // 2)
+    assert network.source
+    assert network.operator
+    assert request_reason(facts(ip=inside)) is Reason.NETWORK
+
+
+def test_network_edges_and_odd_addresses() -> None:
+    assert in_scanner_network("40.92.0.1")
+    assert in_scanner_network("::ffff:40.107.3.4")  # IPv4-mapped IPv6
+    assert not in_scanner_network("8.8.8.8")
+    assert not in_scanner_network("not-an-ip")
+    assert not in_scanner_network("2001:db8::1")
+
+
+def test_the_first_rule_met_is_the_reason() -> None:
+    assert request_reason(facts(method="HEAD", user_agent="curl/8")) is Reason.HEAD
+    assert request_reason(facts(link_id=0, method="HEAD")) is Reason.HONEYPOT
+
+
+T = datetime(2024, 1, 8, 9, 0, tzinfo=UTC)
+
+
+def test_window() -> None:
+    assert in_window(T + timedelta(seconds=5), T, 60)
+    assert in_window(T - timedelta(seconds=2), T, 60)  # provider beat our commit
+    assert not in_window(T + timedelta(seconds=60), T, 60)
+    assert not in_window(T + timedelta(hours=2), T, 60)
+    assert not in_window(T + timedelta(seconds=5), None, 60)
+    assert not in_window(T + timedelta(seconds=5), T, 0)
+
+
+def at(seconds: float) -> datetime:
+    return T + timedelta(seconds=seconds)
+
+
+def test_burst_over_many_links_in_two_seconds() -> None:
+    clicks = [("a", "r1", 1, at(0)), ("b", "r1", 2, at(0.4)), ("c", "r1", 3, at(1.1))]
+    assert burst_members(clicks) == {"a", "b", "c"}
+
+
+def test_no_burst_for_one_link_repeated_or_clicks_spread_out() -> None:
+    same_link = [(i, "r1", 1, at(i * 0.1)) for i in range(10)]
+    assert burst_members(same_link) == set()
+    reading = [("a", "r1", 1, at(0)), ("b", "r1", 2, at(40)), ("c", "r1", 3, at(95))]
+    assert burst_members(reading) == set()
+
+
+def test_burst_is_per_recipient_and_marks_only_the_run() -> None:
+    clicks = [
+        ("early", "r1", 1, at(-30)),
+        ("a", "r1", 1, at(0)),
+        ("b", "r1", 2, at(0.5)),
+        ("c", "r1", 3, at(1.9)),
+        ("other1", "r2", 1, at(0.1)),
+        ("other2", "r2", 2, at(0.2)),
+    ]
+    assert burst_members(clicks) == {"a", "b", "c"}

@@ -1,0 +1,258 @@
+"""Click storage: classification with history, idempotency, the buffer and the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from briefmail.db.models import Click
+from briefmail.db.session import dispose_engines, get_engine, session_factory, session_scope
+from briefmail.tracking.clicks import (
+    STREAM,
+    ClickRecorder,
+    DatabaseSink,
+    RawClick,
+    RedisStreamSink,
+    drain_stream,
+    ensure_group,
+    new_event_key,
+    store_clicks,
+)
+from tests.tracking.factories import T0, build_world
+
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15) AppleWebKit/605.1.15 Safari/605.1.15"
+
+
+def raw(world, subscriber: int, link_id: int, seconds: float, **kw) -> RawClick:
+    fields = {
+        "event_key": new_event_key(),
+        "send_id": world.send_id,
+        "link_id": link_id,
+        "subscriber_id": subscriber,
+        "clicked_at": T0 + timedelta(seconds=seconds),
+        "method": "GET",
+        "ip": "203.0.113.9",
+        "user_agent": BROWSER,
+        "purpose": "",
+    }
+    fields.update(kw)
+    return RawClick(**fields)
+
+
+def stored(url: str) -> dict[str, tuple[bool, str | None]]:
+    with session_scope(url) as s:
+        return {c.event_key: (c.automated, c.reason) for c in s.scalars(select(Click))}
+
+
+def store(url: str, clicks: list[RawClick], window: int = 60) -> int:
+    with session_scope(url) as s:
+        return store_clicks(s, clicks, window_seconds=window)
+
+
+def test_window_is_measured_from_batch_acceptance(db_url) -> None:
+    world = build_world(db_url)
+    sub = world.subscribers[0]
+    early, late = raw(world, sub, 1, 20), raw(world, sub, 2, 3600)
+    no_subscriber = raw(world, sub, 3, 5, subscriber_id=None)
+    assert store(db_url, [early, late, no_subscriber]) == 3
+    result = stored(db_url)
+    assert result[early.event_key] == (True, "window")
+    assert result[late.event_key] == (False, None)
+    assert result[no_subscriber.event_key] == (False, None)  # a proof: no batch to measure from
+
+
+def test_request_rules_are_applied_when_stored(db_url) -> None:
+    world = build_world(db_url)
+    sub = world.subscribers[0]
+    cases = {
+        "head": raw(world, sub, 1, 900, method="HEAD"),
+        "prefetch": raw(world, sub, 1, 1000, purpose="prefetch"),
+        "scanner-ua": raw(world, sub, 1, 1100, user_agent="Mimecast URL protect"),
+        "network": raw(world, sub, 1, 1200, ip="104.47.10.1"),
+        "honeypot": raw(world, sub, 0, 1300),
+    }
+    store(db_url, list(cases.values()))
+    result = stored(db_url)
+    for reason, click in cases.items():
+        assert result[click.event_key] == (True, reason)
+
+
+def test_burst_across_two_flushes_marks_the_earlier_clicks_too(db_url) -> None:
+    world = build_world(db_url)
+    sub, other = world.subscribers[0], world.subscribers[1]
+    first = [raw(world, sub, 1, 600.0), raw(world, sub, 2, 600.5)]
+    bystander = raw(world, other, 1, 600.2)
+    store(db_url, [*first, bystander])
+    assert {v for k, v in stored(db_url).items()} == {(False, None)}
+    third = raw(world, sub, 3, 601.4)
+    store(db_url, [third])
+    result = stored(db_url)
+    for click in (*first, third):
+        assert result[click.event_key] == (True, "burst")
+    assert result[bystander.event_key] == (False, None)
+
+
+def test_storing_the_same_clicks_twice_stores_them_once(db_url) -> None:
+    world = build_world(db_url)
+    batch = [raw(world, world.subscribers[0], 1, 900 + i * 30) for i in range(3)]
+    assert store(db_url, batch) == 3
+    assert store(db_url, batch + batch) == 0
+    assert len(stored(db_url)) == 3
+
+
+def test_raw_click_round_trips_through_stream_fields() -> None:
+    click = RawClick(new_event_key(), 7, 2, None, T0, "HEAD", None, "UA é", "prefetch")
+    encoded = {k.encode(): v.encode() for k, v in click.to_fields().items()}
+    assert RawClick.from_fields(encoded) == click
+
+
+class FlakySink:
+    """Fails the first `failures` writes, then stores in the database."""
+
+    def __init__(self, inner: DatabaseSink, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.calls = 0
+
+    async def write(self, clicks) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionError("database is down")
+        await self.inner.write(clicks)
+
+
+def test_recorder_keeps_clicks_through_failed_flushes(db_url) -> None:
+    world = build_world(db_url)
+    sink = FlakySink(DatabaseSink(session_factory(db_url), window_seconds=60), failures=3)
+    recorder = ClickRecorder(sink, flush_interval=0.01, batch_size=4, max_backoff=0.05)
+    made = [raw(world, world.subscribers[i % 3], 1 + i % 3, 900 + i * 10) for i in range(10)]
+
+    async def run() -> None:
+        await recorder.start()
+        for click in made:
+            recorder.record(click)
+        while recorder.buffered or sink.calls <= 3:
+            await asyncio.sleep(0.01)
+        await recorder.stop()
+
+    asyncio.run(run())
+    assert recorder.failures == 3
+    assert recorder.written == 10
+    assert set(stored(db_url)) == {c.event_key for c in made}
+
+
+def test_recorder_flushes_everything_on_stop(db_url) -> None:
+    world = build_world(db_url)
+    recorder = ClickRecorder(
+        DatabaseSink(session_factory(db_url), window_seconds=60), flush_interval=3600
+    )
+    made = [raw(world, world.subscribers[0], 1, 900 + i * 10) for i in range(25)]
+
+    async def run() -> None:
+        await recorder.start()
+        for click in made:
+            recorder.record(click)
+        await recorder.stop()  # the interval never elapsed: stop alone must write them
+
+    asyncio.run(run())
+    assert len(stored(db_url)) == 25
+
+
+def test_bounded_buffer_counts_what_it_drops() -> None:
+    class Never:
+        async def write(self, clicks) -> None:
+            raise ConnectionError
+
+    recorder = ClickRecorder(Never(), max_buffered=5)
+    for i in range(8):
+        recorder.record(RawClick(str(i), 1, 1, 1, T0, "GET", None, "", ""))
+    assert recorder.buffered == 5
+    assert recorder.dropped == 3
+
+
+def test_sqlite_file_moved_away_then_back(tmp_path: Path, monkeypatch) -> None:
+    """The database vanishes under a running recorder; clicks wait and land after."""
+    url = f"sqlite:///{tmp_path / 'clicks.db'}"
+    world = build_world(url)
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    sink = DatabaseSink(session_factory(url), window_seconds=60)
+    recorder = ClickRecorder(sink, flush_interval=0.01, max_backoff=0.05)
+    made = [raw(world, world.subscribers[0], 1, 900 + i * 10) for i in range(3)]
+    db_file, away = tmp_path / "clicks.db", tmp_path / "away.db"
+
+    async def run() -> None:
+        await recorder.start()
+        engine.dispose()
+        os.rename(db_file, away)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        for click in made:
+            recorder.record(click)
+        while recorder.failures < 2:
+            await asyncio.sleep(0.01)
+        assert recorder.buffered == 3  # nothing lost, nothing written
+        await asyncio.to_thread(engine.dispose)
+        await asyncio.sleep(0.05)
+        for stray in tmp_path.glob("clicks.db*"):
+            stray.unlink()  # the empty file a failed connection created
+        shutil.move(away, db_file)
+        await asyncio.to_thread(engine.dispose)
+        while recorder.buffered:
+            await asyncio.sleep(0.01)
+        await recorder.stop()
+
+    asyncio.run(run())
+    dispose_engines()
+    assert set(stored(url)) == {c.event_key for c in made}
+
+
+def test_redis_stream_then_drain_into_the_database(db_url, redis_url) -> None:
+    world = build_world(db_url)
+    made = [raw(world, world.subscribers[i], 1, 900 + i) for i in range(3)]
+    client = redis.Redis.from_url(redis_url)
+    ensure_group(client)
+
+    async def add() -> None:
+        aclient = redis.asyncio.Redis.from_url(redis_url)
+        await RedisStreamSink(aclient).write(made)
+        await aclient.aclose()
+
+    asyncio.run(add())
+    assert client.xlen(STREAM) == 3
+    sessions = session_factory(db_url)
+    assert drain_stream(client, sessions, window_seconds=60, consumer="t1") == 3
+    assert set(stored(db_url)) == {c.event_key for c in made}
+    assert client.xlen(STREAM) == 0
+    assert drain_stream(client, sessions, window_seconds=60, consumer="t1") == 0
+    client.close()
+
+
+def test_stream_entries_survive_a_failed_drain(db_url, redis_url) -> None:
+    world = build_world(db_url)
+    click = raw(world, world.subscribers[0], 1, 900)
+    client = redis.Redis.from_url(redis_url)
+    ensure_group(client)
+    client.xadd(STREAM, click.to_fields())
+
+    class Broken:
+        def begin(self):
+            raise ConnectionError("database is down")
+
+    with pytest.raises(ConnectionError):
+        drain_stream(client, Broken(), window_seconds=60, consumer="t1")  # type: ignore[arg-type]
+    assert client.xlen(STREAM) == 1  # still there, pending for t1
+    # Another consumer takes over once the entry has been idle long enough.
+    sessions = session_factory(db_url)
+    assert drain_stream(client, sessions, window_seconds=60, consumer="t2", claim_idle_ms=0) == 1
+    assert set(stored(db_url)) == {click.event_key}
+    assert client.xlen(STREAM) == 0
+    client.close()
