@@ -44,8 +44,6 @@ def _register() -> None:
     )
 
 
-_register()
-
 
 def fail(message: str, *, code: int = 1) -> typer.Exit:
     """Print a one-line error; return the Exit for the command to raise."""
@@ -65,3 +63,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("briefmail: interrupted", markup=False)
         sys.exit(130)
+
+
+# Last, so command modules can import `fail` and `err_console` from here.
+_register()

@@ -35,4 +35,8 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     for topic in listing.topics:
         table.add_row(topic.slug, topic.name, str(topic.subscribers))
     out.print(table)
-    out.print(f"{listing.all_topics} more subscribers take all topics")
+    n = listing.all_topics
+    out.print(
+        f"{n} subscriber{'' if n == 1 else 's'} with no topics "
+        f"take{'s' if n == 1 else ''} all topics (not counted above)"
+    )

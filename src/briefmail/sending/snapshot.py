@@ -19,7 +19,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
-    distinct,
     exists,
     insert,
     literal,
@@ -188,7 +187,7 @@ def _local_due(session: Session, send: Send, audience: Any) -> Any:
     default_zone = send.local_timezone or "UTC"
     day = clock.as_utc(send.scheduled_for).astimezone(zone(default_zone)).date()
     at = time.fromisoformat(send.local_time_of_day or "09:00")
-    zones = [z for z in session.scalars(select(distinct(audience.c.timezone))) if z]
+    zones = [z for z in session.scalars(select(audience.c.timezone).distinct()) if z]
     whens = [
         (
             audience.c.timezone == name,
