@@ -55,22 +55,27 @@ def worker_env(db_url: str, broker: str, fake: FakeSendGrid, **extra: str) -> di
 class Worker:
     """`celery -A worker.app worker -B` in its own process group."""
 
-    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, concurrency: int = 2, *, via_cli: bool = False
+    ) -> None:
         self.log = log
         self._handle = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker.app",
+            "worker",
+            "-B",
+            f"--concurrency={concurrency}",
+            "--loglevel=INFO",
+            f"--hostname=test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ]
+        if via_cli:  # `briefmail worker`: the same, started by our command
+            argv = [sys.executable, "-m", "briefmail", "worker", f"--concurrency={concurrency}"]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker.app",
-                "worker",
-                "-B",
-                f"--concurrency={concurrency}",
-                "--loglevel=INFO",
-                f"--hostname=test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
+            argv,
             cwd=ROOT,
             env=env,
             stdout=self._handle,

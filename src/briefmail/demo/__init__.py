@@ -1,0 +1,1 @@
+"""`briefmail demo`: the whole product on embedded defaults, with sample data and traffic."""
