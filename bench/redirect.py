@@ -140,24 +140,50 @@ def seed(url: str) -> list[str]:
     upgrade(url)
     t0 = datetime(2024, 1, 8, 9, 0, tzinfo=UTC)
     with session_scope(url) as s:
-        brief = Brief(slug="bench", title="Bench", source="", content_hash="0" * 64,
-                      coverage_start=t0.date(), status="approved")
+        brief = Brief(
+            slug="bench",
+            title="Bench",
+            source="",
+            content_hash="0" * 64,
+            coverage_start=t0.date(),
+            status="approved",
+        )
         s.add(brief)
         s.flush()
         send = Send(brief_id=brief.id, kind="brief", status="sent", scheduled_for=t0)
         s.add(send)
         s.flush()
-        batch = Batch(send_id=send.id, seq=0, status="accepted", size=SUBSCRIBERS, due_at=t0,
-                      accepted_at=t0 - timedelta(days=1))
+        batch = Batch(
+            send_id=send.id,
+            seq=0,
+            status="accepted",
+            size=SUBSCRIBERS,
+            due_at=t0,
+            accepted_at=t0 - timedelta(days=1),
+        )
         s.add(batch)
         for link_id in LINK_IDS:
-            s.add(SendLink(send_id=send.id, link_id=link_id, kind="source",
-                           url=f"https://example.org/source/{link_id}", source_number=link_id))
+            s.add(
+                SendLink(
+                    send_id=send.id,
+                    link_id=link_id,
+                    kind="source",
+                    url=f"https://example.org/source/{link_id}",
+                    source_number=link_id,
+                )
+            )
         s.flush()
         send_id, brief_id, batch_id = send.id, brief.id, batch.id
     subs = [
-        {"email": f"r{i}@example.org", "email_key": f"r{i}@example.org", "name": "",
-         "status": "active", "secret": f"s{i}", "created_at": t0, "updated_at": t0}
+        {
+            "email": f"r{i}@example.org",
+            "email_key": f"r{i}@example.org",
+            "name": "",
+            "status": "active",
+            "secret": f"s{i}",
+            "created_at": t0,
+            "updated_at": t0,
+        }
         for i in range(SUBSCRIBERS)
     ]
     with session_scope(url) as s:
@@ -165,10 +191,21 @@ def seed(url: str) -> list[str]:
         ids = list(s.scalars(select(Subscriber.id).order_by(Subscriber.id)))
         s.execute(
             Delivery.__table__.insert(),
-            [{"send_id": send_id, "brief_id": brief_id, "batch_id": batch_id,
-              "subscriber_id": sid, "email": f"r{i}@example.org", "name": "", "topics": "",
-              "due_at": t0, "status": "delivered", "accepted_at": t0 - timedelta(days=1)}
-             for i, sid in enumerate(ids)],
+            [
+                {
+                    "send_id": send_id,
+                    "brief_id": brief_id,
+                    "batch_id": batch_id,
+                    "subscriber_id": sid,
+                    "email": f"r{i}@example.org",
+                    "name": "",
+                    "topics": "",
+                    "due_at": t0,
+                    "status": "delivered",
+                    "accepted_at": t0 - timedelta(days=1),
+                }
+                for i, sid in enumerate(ids)
+            ],
         )
     keys = [KEY.encode()]
     paths = [f"/c/{click_token(keys, send_id, link, sid)}" for sid in ids for link in LINK_IDS]
@@ -213,14 +250,26 @@ def lua_script(paths: list[str], workdir: Path) -> Path:
 def run_wrk(name: str, base: str, script: Path, duration: int, connections: int) -> Result:
     threads = 2
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-         "-s", str(script), base],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     errors = int(errors_match.group(1)) if errors_match else 0
     if socket_errors:
         errors += sum(int(x) for x in socket_errors.groups())
@@ -237,24 +286,54 @@ def _percentile(out: str, label: str) -> float:
 
 def app_env(url: str, redis: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFMAIL_")}
-    env.update({"BRIEFMAIL_DATABASE_URL": url, "BRIEFMAIL_SECRET_KEY": KEY,
-                "BRIEFMAIL_REDIS_URL": redis, "PYTHONPATH": str(ROOT)})
+    env.update(
+        {
+            "BRIEFMAIL_DATABASE_URL": url,
+            "BRIEFMAIL_SECRET_KEY": KEY,
+            "BRIEFMAIL_REDIS_URL": redis,
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     return env
 
 
-def bench_real_app(name: str, url: str, paths: list[str], script: Path, args: argparse.Namespace,
-                   *, redis: str = "", server: str = "uvicorn") -> Result:
+def bench_real_app(
+    name: str,
+    url: str,
+    paths: list[str],
+    script: Path,
+    args: argparse.Namespace,
+    *,
+    redis: str = "",
+    server: str = "uvicorn",
+) -> Result:
     clear_clicks(url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     if server == "granian":
-        command = ["granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
-                   "--port", str(port), "--loop", "uvloop", "--no-ws",
-                   "briefmail.web.app:create_app"]
+        command = [
+            "granian",
+            "--interface",
+            "asgi",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--no-ws",
+            "briefmail.web.app:create_app",
+        ]
     else:
         command = [sys.executable, "-m", "briefmail", "web", "--port", str(port)]
-    proc = subprocess.Popen(command, env=app_env(url, redis), cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command,
+        env=app_env(url, redis),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(f"{base}/healthz", proc)
         httpx.get(base + paths[0], headers={"user-agent": BROWSER_UA})  # loads the link table
@@ -270,15 +349,36 @@ def bench_bare(script: Path, args: argparse.Namespace) -> Result:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "bench.bare_redirect_app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-         "--no-access-log", "--log-level", "warning"],
-        env=app_env(""), cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.bare_redirect_app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=app_env(""),
+        cwd=ROOT,
     )
     try:
         wait_ready(f"{base}/c/x", proc)
-        return run_wrk("bare Starlette + uvicorn (HMAC check, 302)", base, script,
-                       args.duration, args.connections)
+        return run_wrk(
+            "bare Starlette + uvicorn (HMAC check, 302)",
+            base,
+            script,
+            args.duration,
+            args.connections,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -311,8 +411,7 @@ http {{
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc)
-        return run_wrk("nginx return 302 (1 worker)", base, script, args.duration,
-                       args.connections)
+        return run_wrk("nginx return 302 (1 worker)", base, script, args.duration, args.connections)
     finally:
         proc.send_signal(signal.SIGQUIT)  # graceful stop
         proc.wait(timeout=30)
@@ -343,8 +442,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per target")
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--db", choices=["postgresql", "sqlite"], default=None,
-                        help="database for the real app (default: PostgreSQL if it answers)")
+    parser.add_argument(
+        "--db",
+        choices=["postgresql", "sqlite"],
+        default=None,
+        help="database for the real app (default: PostgreSQL if it answers)",
+    )
     parser.add_argument("--only", default="", help="comma list: app,redis,bare,nginx,granian")
     args = parser.parse_args()
     need("wrk")
@@ -360,19 +463,37 @@ def main() -> None:
             script = lua_script(paths, workdir)
             results: list[Result] = []
             if not only or "app" in only:
-                results.append(bench_real_app(f"briefmail web, clicks -> {kind} (recording on)",
-                                              url, paths, script, args))
+                results.append(
+                    bench_real_app(
+                        f"briefmail web, clicks -> {kind} (recording on)", url, paths, script, args
+                    )
+                )
             if (not only or "redis" in only) and redis_available():
                 import redis
 
                 redis.Redis.from_url(REDIS_URL).flushdb()
-                results.append(bench_real_app(
-                    f"briefmail web, clicks -> Redis stream -> {kind}", url, paths, script, args,
-                    redis=REDIS_URL))
+                results.append(
+                    bench_real_app(
+                        f"briefmail web, clicks -> Redis stream -> {kind}",
+                        url,
+                        paths,
+                        script,
+                        args,
+                        redis=REDIS_URL,
+                    )
+                )
                 redis.Redis.from_url(REDIS_URL).flushdb()
             if (not only or "granian" in only) and shutil.which("granian"):
-                results.append(bench_real_app(f"briefmail app on granian, clicks -> {kind}",
-                                              url, paths, script, args, server="granian"))
+                results.append(
+                    bench_real_app(
+                        f"briefmail app on granian, clicks -> {kind}",
+                        url,
+                        paths,
+                        script,
+                        args,
+                        server="granian",
+                    )
+                )
             if not only or "bare" in only:
                 results.append(bench_bare(script, args))
             if not only or "nginx" in only:
@@ -380,7 +501,8 @@ def main() -> None:
         finally:
             drop_database(pg_name)
 
-    print(f"\nMachine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    machine = f"{platform.platform()}, {os.cpu_count()} CPUs"
+    print(f"\nMachine: {machine}, Python {platform.python_version()}")
     print(f"wrk -t2 -c{args.connections} -d{args.duration}s, {len(paths):,} distinct tokens\n")
     print("| target | redirects/s | p50 ms | p99 ms | requests | errors | clicks stored |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -388,17 +510,27 @@ def main() -> None:
         print(result.row())
     lost = [r for r in results if r.clicks_stored is not None and r.clicks_stored < r.requests]
     bare = next((r for r in results if r.name.startswith("bare")), None)
-    app = next((r for r in results if r.name.startswith("briefmail web, clicks -> ")
-                and "Redis" not in r.name), None)
+    app = next(
+        (
+            r
+            for r in results
+            if r.name.startswith("briefmail web, clicks -> ") and "Redis" not in r.name
+        ),
+        None,
+    )
     print()
     for r in results:
         if r.clicks_stored is not None:
-            print(f"{r.name}: {r.clicks_stored:,} clicks stored for {r.requests:,} answered "
-                  f"requests ({'none lost' if r.clicks_stored >= r.requests else 'LOST CLICKS'})")
+            print(
+                f"{r.name}: {r.clicks_stored:,} clicks stored for {r.requests:,} answered "
+                f"requests ({'none lost' if r.clicks_stored >= r.requests else 'LOST CLICKS'})"
+            )
     if app and bare:
         verdict = "met" if app.rate >= bare.rate and app.p99_ms < 20 else "NOT met"
-        print(f"goal (rate >= bare app, p99 < 20 ms): {verdict} "
-              f"({app.rate / bare.rate:.2f}x bare, p99 {app.p99_ms:.1f} ms)")
+        print(
+            f"goal (rate >= bare app, p99 < 20 ms): {verdict} "
+            f"({app.rate / bare.rate:.2f}x bare, p99 {app.p99_ms:.1f} ms)"
+        )
     if lost:
         sys.exit(1)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from briefmail.audience import _writer
-from briefmail.audience.csv_import import ImportResult, import_csv, write_csv
+from briefmail.audience.csv_import import ImportResult, _read_ahead, import_csv, write_csv
 from briefmail.audience.subscribers import add_subscriber, iter_subscribers
 from briefmail.audience.suppression import suppress
 from briefmail.db.models import Subscriber, Topic
@@ -182,15 +185,18 @@ def test_a_row_added_concurrently_is_updated_not_duplicated(
 ) -> None:
     add_subscriber(session, "ann@example.org", name="Old")
     session.commit()
-    real = _writer.BulkWriter.existing
     calls = []
 
-    def blind_first_look(self: _writer.BulkWriter, keys: list[str]) -> object:
-        calls.append(keys)
-        return {} if len(calls) == 1 else real(self, keys)
+    def blind_first_look(real):  # type: ignore[no-untyped-def]
+        def existing(self: object, keys: list[str]) -> object:
+            calls.append(keys)
+            return {} if len(calls) == 1 else real(self, keys)
+
+        return existing
 
     # The first lookup misses Ann, as if another import added her a moment later.
-    monkeypatch.setattr(_writer.BulkWriter, "existing", blind_first_look)
+    for cls in (_writer.SqliteBulkWriter, _writer.PostgresBulkWriter):
+        monkeypatch.setattr(cls, "existing", blind_first_look(cls.existing))
     path = write(tmp_path, "email,name,topics\nann@example.org,New,\nbob@example.org,Bob,\n")
     result = import_csv(session, path)
     session.commit()
@@ -286,3 +292,39 @@ def test_export_into_a_fresh_database_keeps_statuses(session: Session, tmp_path:
             "ann@example.org": ("Ann", "active", ("alpha",)),
             "bob@example.org": ("", "bounced", ()),
         }
+
+
+def test_a_database_error_mid_import_stops_the_reader(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = "".join(f"r{i}@example.org,R{i},\n" for i in range(40))
+    path = write(tmp_path, "email,name,topics\n" + rows)
+    calls = []
+
+    def failing_insert(self: object, new: list[object]) -> object:
+        calls.append(len(new))
+        raise RuntimeError("database went away")
+
+    for cls in (_writer.SqliteBulkWriter, _writer.PostgresBulkWriter):
+        monkeypatch.setattr(cls, "insert", failing_insert)
+    with pytest.raises(RuntimeError, match="went away"):
+        import_csv(session, path, chunk_size=2)
+    assert calls == [2]
+    assert not [t for t in threading.enumerate() if t.name == "csv-read-ahead"]
+
+
+def test_read_ahead_hands_over_items_and_errors() -> None:
+    assert list(_read_ahead(iter(range(5)))) == [0, 1, 2, 3, 4]
+
+    def broken() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad byte")
+
+    reader = _read_ahead(broken())
+    assert next(reader) == 1
+    with pytest.raises(ValueError, match="bad byte"):
+        next(reader)
+    endless = _read_ahead(itertools.count())
+    assert next(endless) == 0
+    endless.close()  # the caller stops early: the producer thread is joined
+    assert not [t for t in threading.enumerate() if t.name == "csv-read-ahead"]

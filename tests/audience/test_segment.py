@@ -182,3 +182,14 @@ def test_counting_leaves_the_callers_transaction_as_it_was(session: Session) -> 
         assert session.execute(text(settings)).one() == before
     session.commit()
     assert audience_count(session, ["a"]).total == 1
+
+
+def test_briefs_with_many_topics_use_wide_masks(session: Session) -> None:
+    topics = [f"t{i:02d}" for i in range(MAX_TOPICS)]
+    ensure_topics(session, topics)
+    add_subscriber(session, "high@example.org", topics=["t61", "t40"])
+    add_subscriber(session, "low@example.org", topics=["t00"])
+    session.commit()
+    assert reached(session, topics) == {"high@example.org": "t40;t61", "low@example.org": "t00"}
+    count = audience_count(session, topics)
+    assert (count.total, count.by_topic["t61"], count.by_topic["t40"]) == (2, 1, 1)

@@ -20,6 +20,7 @@ from briefmail.sending import service
 from briefmail.sending.backends.base import OrphanOutcome
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.smtp import SmtpBackend
+from briefmail.sending.retry import RetryPolicy
 from tests.sending.helpers import add_people, add_person, make_engine, store_brief
 
 
@@ -104,7 +105,10 @@ def test_smtp_server_down_is_retried_not_lost(db_url: str) -> None:
         slug = store_brief(session)
         add_people(session, 2, topics=["learning-design"])
         send_id = service.create_send(session, slug, at=clock.now(), now=clock.now()).id
-    engine = make_engine(SmtpBackend(f"smtp://127.0.0.1:{_free_port()}", timeout=2))
+    engine = make_engine(
+        SmtpBackend(f"smtp://127.0.0.1:{_free_port()}", timeout=2),
+        retry=RetryPolicy(max_attempts=3, base_seconds=60),
+    )
     report = engine.work()
     assert list(report.batches.values()) == ["pending"]
     with session_scope() as session:

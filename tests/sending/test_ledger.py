@@ -29,11 +29,13 @@ def _started_send(count: int, batch_size: int = 10) -> int:
         slug = store_brief(session)
         add_people(session, count, topics=["learning-design"])
         send_id = service.create_send(session, slug, at=T0, now=T0).id
+    owner = owners.current_owner()
     with session_scope() as session:
-        assert (
-            snapshot.claim_due_send(session, now=T0, options=options(batch_size=batch_size))
-            == send_id
+        got = snapshot.claim_due_send(
+            session, now=T0, options=options(), owner=owner, is_dead=owners.is_dead
         )
+    assert got == send_id
+    snapshot.write_ledger(session_factory(), send_id, owner=owner, batch_size=batch_size)
     return send_id
 
 

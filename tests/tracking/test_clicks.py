@@ -14,17 +14,9 @@ from sqlalchemy import select
 
 from briefmail.db.models import Click
 from briefmail.db.session import dispose_engines, get_engine, session_factory, session_scope
-from briefmail.tracking.clicks import (
-    STREAM,
-    ClickRecorder,
-    DatabaseSink,
-    RawClick,
-    RedisStreamSink,
-    drain_stream,
-    ensure_group,
-    new_event_key,
-    store_clicks,
-)
+from briefmail.tracking.clicks import RawClick, new_event_key, store_clicks
+from briefmail.tracking.clickstream import STREAM, RedisStreamSink, drain_stream, ensure_group
+from briefmail.tracking.recorder import ClickRecorder, DatabaseSink
 from tests.tracking.factories import T0, build_world
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15) AppleWebKit/605.1.15 Safari/605.1.15"

@@ -1,41 +1,23 @@
 """Set-based subscriber writes for the CSV import: a few statements per chunk of rows.
 
-SQLite gets plain executemany (its loop runs in C). PostgreSQL gets one statement per
-chunk with array parameters (`= ANY(:keys)`, `INSERT .. SELECT FROM unnest(...)`,
-`UPDATE .. FROM unnest(...)`): a generated multi-row VALUES statement with thousands
-of named parameters costs more to build and parse than the rows cost to write.
+These are plain driver-level statements, one class per database, because at 100,000
+rows the ORM/Core per-row parameter processing costs more than the database does
+(bench/audience.py). SQLite gets executemany (its loop runs in C). PostgreSQL
+(psycopg) gets one statement per chunk with binary array parameters (`= ANY(%(k)b)`,
+`INSERT .. SELECT FROM unnest(...)`, `UPDATE .. FROM unnest(...)`): psycopg dumps a
+list bound with `%b` several times faster than the quoted text form.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    DateTime,
-    Text,
-    any_,
-    bindparam,
-    delete,
-    func,
-    literal,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeEngine
 
-from briefmail.audience._sql import (
-    SUBSCRIBER_TOPICS,
-    SUBSCRIBERS,
-    SUPPRESSIONS,
-    insert_ignoring_conflicts,
-)
+from briefmail.audience._sql import SUBSCRIBERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,170 +43,181 @@ class Change:
     status: str
 
 
-def bulk_writer(session: Session, now: datetime) -> BulkWriter:
-    if session.get_bind().dialect.name == "postgresql":
-        return PostgresBulkWriter(session, now)
-    return BulkWriter(session, now)
-
-
-class BulkWriter:
-    """Portable statements: expanding IN lists and executemany."""
-
-    def __init__(self, session: Session, now: datetime) -> None:
-        self.session = session
-        self.now = now
-
-    def _in(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
-        return column.in_(values)
-
+class BulkWriter(Protocol):
     def existing(self, keys: Sequence[str]) -> dict[str, Existing]:
         """email_key -> the subscriber already stored under it."""
-        table = SUBSCRIBERS
-        query = select(table.c.email_key, table.c.id, table.c.name, table.c.status).where(
-            self._in(table.c.email_key, keys)
-        )
-        return {
-            key: Existing(sid, name, status)
-            for key, sid, name, status in self.session.execute(query)
-        }
 
     def topics_of(self, ids: Sequence[int]) -> dict[int, set[str]]:
-        links = SUBSCRIBER_TOPICS
-        query = select(links.c.subscriber_id, links.c.topic_slug).where(
-            self._in(links.c.subscriber_id, ids)
+        """subscriber id -> the slugs of their topics (absent: no topics)."""
+
+    def suppressed(self, keys: Sequence[str]) -> dict[str, str]:
+        """email_key -> reason, for those of `keys` on the suppression list."""
+
+    def insert(self, rows: Sequence[NewSubscriber]) -> dict[str, int]:
+        """Insert; email_key -> new id. Keys a concurrent writer took first are absent."""
+
+    def update(self, changes: Sequence[Change]) -> None:
+        """Set name and status (and updated_at) of existing subscribers."""
+
+    def link(self, pairs: Iterable[tuple[int, str]], *, replace: Sequence[int] = ()) -> None:
+        """Add (subscriber_id, topic_slug) links, first dropping every link of `replace`."""
+
+
+def bulk_writer(session: Session, now: datetime) -> BulkWriter:
+    """The writer for the session's database (PostgreSQL through psycopg, or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return PostgresBulkWriter(session, now)
+    return SqliteBulkWriter(session, now)
+
+
+class SqliteBulkWriter:
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        dialect = session.get_bind().dialect
+        column_type = SUBSCRIBERS.c.created_at.type.dialect_impl(dialect)
+        process: Callable[[Any], Any] | None = column_type.bind_processor(dialect)
+        self.now = process(now) if process else now  # stored exactly as the ORM stores it
+
+    def _where_in(self, sql: str, values: Sequence[Any]) -> Iterable[Any]:
+        """Run `sql` (ending in a column) with `IN (?, ?, ...)` for `values` appended."""
+        marks = ",".join("?" * len(values))
+        statement = f"{sql} IN ({marks})"
+        return self.session.connection().exec_driver_sql(statement, tuple(values))
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.session.connection().exec_driver_sql(sql, rows)
+
+    def existing(self, keys: Sequence[str]) -> dict[str, Existing]:
+        rows = self._where_in(
+            "SELECT email_key, id, name, status FROM subscribers WHERE email_key", keys
+        )
+        return {key: Existing(sid, name, status) for key, sid, name, status in rows}
+
+    def topics_of(self, ids: Sequence[int]) -> dict[int, set[str]]:
+        rows = self._where_in(
+            "SELECT subscriber_id, topic_slug FROM subscriber_topics WHERE subscriber_id", ids
         )
         found: dict[int, set[str]] = {}
-        for subscriber_id, slug in self.session.execute(query):
+        for subscriber_id, slug in rows:
             found.setdefault(subscriber_id, set()).add(slug)
         return found
 
     def suppressed(self, keys: Sequence[str]) -> dict[str, str]:
-        """email_key -> reason, for those of `keys` on the suppression list."""
         if not keys:
             return {}
-        query = select(SUPPRESSIONS.c.email_key, SUPPRESSIONS.c.reason).where(
-            self._in(SUPPRESSIONS.c.email_key, keys)
-        )
-        return dict(self.session.execute(query).all())
+        rows = self._where_in("SELECT email_key, reason FROM suppressions WHERE email_key", keys)
+        return {key: reason for key, reason in rows}
 
     def insert(self, rows: Sequence[NewSubscriber]) -> dict[str, int]:
-        """Insert; email_key -> new id. Keys a concurrent writer took first are absent."""
-        table = SUBSCRIBERS
-        statement = insert_ignoring_conflicts(self.session, table, ["email_key"]).returning(
-            table.c.email_key, table.c.id
+        self._many(
+            "INSERT INTO subscribers"
+            " (email, email_key, name, status, secret, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING",
+            [(r.email, r.key, r.name, r.status, r.secret, self.now, self.now) for r in rows],
         )
-        params = [
+        # executemany cannot return rows; our own rows are the ones holding our secrets.
+        ours = {r.key: r.secret for r in rows}
+        stored = self._where_in(
+            "SELECT email_key, id, secret FROM subscribers WHERE email_key", list(ours)
+        )
+        return {key: sid for key, sid, secret in stored if ours[key] == secret}
+
+    def update(self, changes: Sequence[Change]) -> None:
+        self._many(
+            "UPDATE subscribers SET name = ?, status = ?, updated_at = ? WHERE id = ?",
+            [(c.name, c.status, self.now, c.id) for c in changes],
+        )
+
+    def link(self, pairs: Iterable[tuple[int, str]], *, replace: Sequence[int] = ()) -> None:
+        if replace:
+            self._where_in("DELETE FROM subscriber_topics WHERE subscriber_id", replace)
+        self._many(
+            "INSERT INTO subscriber_topics (subscriber_id, topic_slug) VALUES (?, ?)", list(pairs)
+        )
+
+
+class PostgresBulkWriter:
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+
+    def _rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        return list(self.session.connection().exec_driver_sql(sql, params))
+
+    def _run(self, sql: str, params: dict[str, Any]) -> None:
+        self.session.connection().exec_driver_sql(sql, params)
+
+    def existing(self, keys: Sequence[str]) -> dict[str, Existing]:
+        rows = self._rows(
+            "SELECT email_key, id, name, status FROM subscribers"
+            " WHERE email_key = ANY(%(keys)b::text[])",
+            {"keys": list(keys)},
+        )
+        return {key: Existing(sid, name, status) for key, sid, name, status in rows}
+
+    def topics_of(self, ids: Sequence[int]) -> dict[int, set[str]]:
+        rows = self._rows(
+            "SELECT subscriber_id, topic_slug FROM subscriber_topics"
+            " WHERE subscriber_id = ANY(%(ids)b::bigint[])",
+            {"ids": list(ids)},
+        )
+        found: dict[int, set[str]] = {}
+        for subscriber_id, slug in rows:
+            found.setdefault(subscriber_id, set()).add(slug)
+        return found
+
+    def suppressed(self, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        rows = self._rows(
+            "SELECT email_key, reason FROM suppressions WHERE email_key = ANY(%(keys)b::text[])",
+            {"keys": list(keys)},
+        )
+        return {key: reason for key, reason in rows}
+
+    def insert(self, rows: Sequence[NewSubscriber]) -> dict[str, int]:
+        inserted = self._rows(
+            "INSERT INTO subscribers"
+            " (email, email_key, name, status, secret, created_at, updated_at)"
+            " SELECT r.email, r.email_key, r.name, r.status, r.secret, %(now)s, %(now)s"
+            " FROM unnest(%(email)b::text[], %(key)b::text[], %(name)b::text[],"
+            " %(status)b::text[], %(secret)b::text[]) AS r(email, email_key, name, status, secret)"
+            " ON CONFLICT (email_key) DO NOTHING RETURNING email_key, id",
             {
-                "email": row.email,
-                "email_key": row.key,
-                "name": row.name,
-                "status": row.status,
-                "secret": row.secret,
-                "created_at": self.now,
-                "updated_at": self.now,
-            }
-            for row in rows
-        ]
-        return dict(self.session.execute(statement, params).all())
+                "email": [r.email for r in rows],
+                "key": [r.key for r in rows],
+                "name": [r.name for r in rows],
+                "status": [r.status for r in rows],
+                "secret": [r.secret for r in rows],
+                "now": self.now,
+            },
+        )
+        return {key: sid for key, sid in inserted}
 
     def update(self, changes: Sequence[Change]) -> None:
-        table = SUBSCRIBERS
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(name=bindparam("b_name"), status=bindparam("b_status"), updated_at=self.now)
+        self._run(
+            "UPDATE subscribers AS s SET name = r.name, status = r.status, updated_at = %(now)s"
+            " FROM unnest(%(id)b::bigint[], %(name)b::text[], %(status)b::text[])"
+            " AS r(id, name, status) WHERE s.id = r.id",
+            {
+                "id": [c.id for c in changes],
+                "name": [c.name for c in changes],
+                "status": [c.status for c in changes],
+                "now": self.now,
+            },
         )
-        params = [{"b_id": c.id, "b_name": c.name, "b_status": c.status} for c in changes]
-        self.session.execute(statement, params)
-
-    def link(self, pairs: Iterable[tuple[int, str]], *, replace: Sequence[int] = ()) -> None:
-        """Add (subscriber_id, topic_slug) links, first dropping every link of `replace`."""
-        if replace:
-            links = SUBSCRIBER_TOPICS
-            self.session.execute(delete(links).where(self._in(links.c.subscriber_id, replace)))
-        params = [{"subscriber_id": sid, "topic_slug": slug} for sid, slug in pairs]
-        if params:
-            self.session.execute(SUBSCRIBER_TOPICS.insert(), params)
-
-
-def _array(values: Sequence[Any], item: TypeEngine[Any]) -> ColumnElement[Any]:
-    return literal(list(values), postgresql.ARRAY(item))
-
-
-class PostgresBulkWriter(BulkWriter):
-    """One statement per chunk, the rows travelling as arrays."""
-
-    def _in(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
-        return column == any_(_array(values, column.type))
-
-    def insert(self, rows: Sequence[NewSubscriber]) -> dict[str, int]:
-        table = SUBSCRIBERS
-        source = (
-            func.unnest(
-                _array([r.email for r in rows], Text()),
-                _array([r.key for r in rows], Text()),
-                _array([r.name for r in rows], Text()),
-                _array([r.status for r in rows], Text()),
-                _array([r.secret for r in rows], Text()),
-            )
-            .table_valued("email", "email_key", "name", "status", "secret")
-            .render_derived()
-        )
-        now = literal(self.now, DateTime(timezone=True))
-        statement = (
-            postgresql.insert(table)
-            .from_select(
-                ["email", "email_key", "name", "status", "secret", "created_at", "updated_at"],
-                select(
-                    source.c.email,
-                    source.c.email_key,
-                    source.c.name,
-                    source.c.status,
-                    source.c.secret,
-                    now,
-                    now,
-                ),
-            )
-            .on_conflict_do_nothing(index_elements=["email_key"])
-            .returning(table.c.email_key, table.c.id)
-        )
-        return dict(self.session.execute(statement).all())
-
-    def update(self, changes: Sequence[Change]) -> None:
-        table = SUBSCRIBERS
-        source = (
-            func.unnest(
-                _array([c.id for c in changes], BigInteger()),
-                _array([c.name for c in changes], Text()),
-                _array([c.status for c in changes], Text()),
-            )
-            .table_valued("id", "name", "status")
-            .render_derived()
-        )
-        statement = (
-            update(table)
-            .where(table.c.id == source.c.id)
-            .values(name=source.c.name, status=source.c.status, updated_at=self.now)
-        )
-        self.session.execute(statement)
 
     def link(self, pairs: Iterable[tuple[int, str]], *, replace: Sequence[int] = ()) -> None:
         if replace:
-            links = SUBSCRIBER_TOPICS
-            self.session.execute(delete(links).where(self._in(links.c.subscriber_id, replace)))
+            self._run(
+                "DELETE FROM subscriber_topics WHERE subscriber_id = ANY(%(ids)b::bigint[])",
+                {"ids": list(replace)},
+            )
         pairs = list(pairs)
-        if not pairs:
-            return
-        source = (
-            func.unnest(
-                _array([sid for sid, _ in pairs], BigInteger()),
-                _array([slug for _, slug in pairs], Text()),
+        if pairs:
+            self._run(
+                "INSERT INTO subscriber_topics (subscriber_id, topic_slug)"
+                " SELECT * FROM unnest(%(ids)b::bigint[], %(slugs)b::text[])",
+                {"ids": [sid for sid, _ in pairs], "slugs": [slug for _, slug in pairs]},
             )
-            .table_valued("subscriber_id", "topic_slug")
-            .render_derived()
-        )
-        self.session.execute(
-            SUBSCRIBER_TOPICS.insert().from_select(
-                ["subscriber_id", "topic_slug"], select(source.c.subscriber_id, source.c.topic_slug)
-            )
-        )

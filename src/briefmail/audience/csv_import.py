@@ -1,9 +1,9 @@
 """CSV import and export of subscribers, set-based so 100,000 rows take seconds.
 
-Rows are read and validated in Python, then written a chunk at a time with a few
-bulk statements per chunk (look up existing addresses, INSERT .. ON CONFLICT DO
-NOTHING .. RETURNING for new ones, executemany UPDATEs, topic links replaced in
-bulk), never one ORM object per row.
+Rows are read and validated in Python (in a thread, one chunk ahead), then written a
+chunk at a time with a few set-based statements per chunk (`_writer`: look up the
+chunk's addresses, insert the new ones, update the changed ones, replace their topic
+links), never one ORM object per row.
 
 The whole file is one transaction, committed by the caller: a crash or a decoding
 error half-way leaves the database exactly as it was, and running the import again
@@ -20,10 +20,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from queue import Full, Queue
+from typing import Any, TextIO, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -47,6 +49,7 @@ EXPORT_HEADER = (*HEADER, "status")
 CHUNK_SIZE = 5000
 _MAX_TOPIC_NAME = 200
 
+T = TypeVar("T")
 # (bytes read so far, file size): lets the CLI draw a progress bar.
 Progress = Callable[[int, int], None]
 
@@ -66,8 +69,12 @@ class ImportResult:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    skipped: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)  # in line order
+
+    @property
+    def skipped(self) -> int:
+        """Rows not imported: each has a problem saying why."""
+        return len(self.problems)
 
     def describe(self, problem: RowProblem) -> str:
         return f"{self.path}:{problem.line}: {problem.field}: {problem.message}"
@@ -81,6 +88,29 @@ class _Row:
     name: str
     topics: frozenset[str]
     status: str | None  # only when the file has a status column
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    line: int  # where the record starts (a quoted line break makes it span lines)
+    fields: list[str]
+    error: str | None = None  # csv could not read it (e.g. a NUL byte)
+
+
+def _records(text: TextIO) -> Iterator[_Record]:
+    """Every non-blank record of the file, with the line it starts on."""
+    reader = csv.reader(text)
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield _Record(start, [], f"unreadable row: {exc}")
+            continue
+        if any(f.strip() for f in fields):
+            yield _Record(start, fields)
 
 
 class _RowError(Exception):
@@ -138,27 +168,36 @@ class _Importer:
         self.chunk_size = chunk_size
         self.seen: dict[str, int] = {}  # email_key -> first line, to catch repeats
         self.topic_names: dict[str, str] = {}  # slug -> first spelling in the file
+        self.slugs: dict[str, str] = {}  # spelling -> slug
         self.known_topics: set[str] = set()
+        # Filled by the reading thread and the writing thread respectively.
+        self.parse_problems: list[RowProblem] = []
+        self.write_problems: list[RowProblem] = []
         self.writer = bulk_writer(session, clock.now())
 
     def run(self, text: TextIO, tick: Callable[[], None]) -> ImportResult:
         records = _records(text)
         columns = self._header(records)
+        # The next chunk is read and validated while this one is written.
+        for chunk in _read_ahead(self._chunks(records, columns)):
+            self._write(chunk)
+            tick()
+        tick()
+        problems = self.parse_problems + self.write_problems
+        self.result.problems = sorted(problems, key=lambda problem: problem.line)
+        return self.result
+
+    def _chunks(self, records: Iterator[_Record], columns: dict[str, int]) -> Iterator[list[_Row]]:
         chunk: list[_Row] = []
         for record in records:
             row = self._parse(record, columns)
-            if row is None:
-                continue
-            chunk.append(row)
-            if len(chunk) >= self.chunk_size:
-                self._write(chunk)
-                chunk = []
-                tick()
+            if row is not None:
+                chunk.append(row)
+                if len(chunk) >= self.chunk_size:
+                    yield chunk
+                    chunk = []
         if chunk:
-            self._write(chunk)
-        tick()
-        self.result.problems.sort(key=lambda problem: problem.line)
-        return self.result
+            yield chunk
 
     def _header(self, records: Iterator[_Record]) -> dict[str, int]:
         path = self.result.path
@@ -207,16 +246,9 @@ class _Importer:
             name = clean_name(fields[columns["name"]])
         except InvalidInputError as exc:
             raise _RowError("name", str(exc)) from None
-        slugs = set()
-        for topic in parse_topic_list(fields[columns["topics"]]):
-            if len(topic) > _MAX_TOPIC_NAME:
-                raise _RowError("topics", f"topic {topic[:40]!r}... is over 200 characters")
-            try:
-                slug = topic_slug(topic)
-            except InvalidInputError as exc:
-                raise _RowError("topics", str(exc)) from None
-            self.topic_names.setdefault(slug, topic)
-            slugs.add(slug)
+        slugs = frozenset(
+            self._slug(topic) for topic in parse_topic_list(fields[columns["topics"]])
+        )
         status = None
         if "status" in columns:
             status = fields[columns["status"]].strip().lower() or None
@@ -224,11 +256,24 @@ class _Importer:
                 raise _RowError(
                     "status", f"{status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}"
                 )
-        return _Row(line, email, key, name, frozenset(slugs), status)
+        return _Row(line, email, key, name, slugs, status)
+
+    def _slug(self, topic: str) -> str:
+        """The slug a topic cell names; a file repeats a handful of topics, so cache them."""
+        slug = self.slugs.get(topic)
+        if slug is None:
+            if len(topic) > _MAX_TOPIC_NAME:
+                raise _RowError("topics", f"topic {topic[:40]!r}... is over 200 characters")
+            try:
+                slug = topic_slug(topic)
+            except InvalidInputError as exc:
+                raise _RowError("topics", str(exc)) from None
+            self.slugs[topic] = slug
+            self.topic_names.setdefault(slug, topic)
+        return slug
 
     def _skip(self, line: int, field: str, message: str) -> None:
-        self.result.skipped += 1
-        self.result.problems.append(RowProblem(line, field, message))
+        self.parse_problems.append(RowProblem(line, field, message))
 
     def _write(self, chunk: list[_Row]) -> None:
         self._ensure_topics(chunk)
@@ -238,7 +283,8 @@ class _Importer:
         for row in fresh:
             if row.key in suppressed:
                 reason = suppressed[row.key]
-                self._skip(row.line, "email", f"address is suppressed ({reason}); not added")
+                message = f"address is suppressed ({reason}); not added"
+                self.write_problems.append(RowProblem(row.line, "email", message))
         lost = self._insert([row for row in fresh if row.key not in suppressed])
         if lost:  # a concurrent writer added them first: update them instead
             existing.update(self.writer.existing([row.key for row in lost]))
@@ -295,27 +341,47 @@ class _Importer:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class _Record:
-    line: int  # where the record starts (a quoted line break makes it span lines)
-    fields: list[str]
-    error: str | None = None  # csv could not read it (e.g. a NUL byte)
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """Yield `items`, producing the next one in a thread while the caller works on this one.
 
+    The reader (CSV parsing, validation) is pure Python and the writer mostly waits
+    on the database, so the two overlap. An error in the reader is raised here; if
+    the caller stops early, the reader thread is told to stop and joined.
+    """
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=1)
+    stop = threading.Event()
 
-def _records(text: TextIO) -> Iterator[_Record]:
-    """Every non-blank record of the file, with the line it starts on."""
-    reader = csv.reader(text)
-    while True:
-        start = reader.line_num + 1
+    def put(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
         try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield _Record(start, [], f"unreadable row: {exc}")
-            continue
-        if any(f.strip() for f in fields):
-            yield _Record(start, fields)
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="csv-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "error":
+                raise value
+            if kind == "done":
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 def write_csv(session: Session, out: TextIO) -> int:

@@ -21,12 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Select,
     String,
     Subquery,
     and_,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -104,7 +106,8 @@ def _masks(topics: Sequence[str]) -> Subquery:
         else literal(0)
     )
     return (
-        select(_links.c.subscriber_id, func.sum(weight).label("mask"))
+        # PostgreSQL sums BIGINTs (beyond 31 topics) as NUMERIC, which has no `&`.
+        select(_links.c.subscriber_id, cast(func.sum(weight), BigInteger).label("mask"))
         .group_by(_links.c.subscriber_id)
         .subquery("masks")
     )

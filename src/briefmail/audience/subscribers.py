@@ -35,6 +35,13 @@ _MAX_NAME = 200
 _LOCAL_CHARS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _SPACE = re.compile(r"\s")
+# The common case in one match (dot-atom local part, ASCII host names ending in a
+# letter); anything else takes the step-by-step path that can say what is wrong.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN = re.compile(
+    rf"{_ATOM}(?:\.{_ATOM})*@(?:{_NAME}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
+)
 
 
 class InvalidEmailError(InvalidInputError):
@@ -49,6 +56,11 @@ class InvalidEmailError(InvalidInputError):
 def normalise_email(raw: str) -> tuple[str, str]:
     """(`email`, `email_key`) for `raw`, or InvalidEmailError naming what is wrong."""
     value = raw.strip()
+    if _PLAIN.fullmatch(value) and len(value) <= _MAX_EMAIL:
+        local, _, domain = value.rpartition("@")
+        if len(local) <= _MAX_LOCAL and len(domain) <= _MAX_DOMAIN:
+            email = f"{local}@{domain.lower()}"
+            return email, email.lower()
     if not value:
         raise InvalidEmailError(raw, "empty")
     if _SPACE.search(value):

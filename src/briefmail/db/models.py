@@ -222,6 +222,10 @@ class Send(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # Who is writing this send's ledger (NULL once every delivery is written) and its
+    # last progress: the ledger is written in chunks so batches go out meanwhile.
+    snapshot_by: Mapped[str | None] = mapped_column(String(200))
+    snapshot_at: Mapped[datetime | None]
 
     brief: Mapped[Brief] = relationship(lazy="joined")
 
@@ -322,12 +326,16 @@ class Delivery(Base):
 
 class Click(Base):
     __tablename__ = "clicks"
-    __table_args__ = (Index("ix_clicks_send_id_link_id", "send_id", "link_id"),)
+    __table_args__ = (
+        Index("ix_clicks_send_id_link_id", "send_id", "link_id"),
+        # A recipient's recent clicks (burst detection reads a 2-second range per batch).
+        Index("ix_clicks_subscriber_id_clicked_at", "subscriber_id", "clicked_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
     link_id: Mapped[int] = mapped_column(Integer)
-    subscriber_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(BigId)
     clicked_at: Mapped[datetime]
     method: Mapped[str] = mapped_column(String(10), default="GET")
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -88,7 +88,7 @@ class Engine:
                 report.settled[batch_id] = "accepted"
             for send_id in ledger.open_sends(session):
                 ledger.refresh_send(session, send_id, now)
-            report.due = due_work(session, now=now)
+            report.due = due_work(session, now=now, lease_seconds=self.options.lease_seconds)
         if report.settled:
             log.warning("settled orphaned batches: %s", report.settled)
         return report
@@ -107,17 +107,25 @@ class Engine:
         woken = wake is None
         while time.monotonic() < deadline:
             now = clock.now()
+            owner = owners.current_owner()
             with self.sessions() as session:
-                send_id = snapshot.claim_due_send(session, now=now, options=self.options)
+                send_id = snapshot.claim_due_send(
+                    session, now=now, options=self.options, owner=owner, is_dead=owners.is_dead
+                )
                 claim = None
                 if send_id is None:
-                    claim = ledger.claim_next_batch(session, now=now, worker=owners.current_owner())
+                    claim = ledger.claim_next_batch(session, now=now, worker=owner)
             if send_id is None and claim is None:
                 break
             if not woken and wake is not None:
                 wake()
                 woken = True
             if send_id is not None:
+                snapshot.write_ledger(
+                    self.sessions, send_id, owner=owner, batch_size=self.options.batch_size
+                )
+                with self.sessions() as session:
+                    ledger.refresh_send(session, send_id, clock.now())
                 report.started.append(send_id)
                 continue
             assert claim is not None
@@ -171,8 +179,8 @@ class Engine:
         self.backend.close()
 
 
-def due_work(session: Session, *, now: datetime) -> int:
-    """Sends to start plus batches to send at `now` (a cheap count for the tick)."""
+def due_work(session: Session, *, now: datetime, lease_seconds: float) -> int:
+    """Sends to start or resume plus batches to send at `now` (a cheap count for the tick)."""
     batches = session.scalar(
         select(func.count())
         .select_from(Batch)
@@ -184,8 +192,18 @@ def due_work(session: Session, *, now: datetime) -> int:
         for send in session.scalars(select(Send).where(Send.status == "scheduled"))
         if snapshot.snapshot_at(send) <= now
     )
+    expired = now - timedelta(seconds=lease_seconds)
+    stalled = sum(
+        1
+        for owner, at in session.execute(
+            select(Send.snapshot_by, Send.snapshot_at).where(
+                Send.status == "sending", Send.snapshot_by.is_not(None)
+            )
+        )
+        if at is None or clock.as_utc(at) < expired or owners.is_dead(owner)
+    )
     session.rollback()
-    return int(batches or 0) + sends
+    return int(batches or 0) + sends + stalled
 
 
 def next_due(session: Session, send_id: int) -> datetime | None:

@@ -252,7 +252,7 @@ def refresh_send(session: Session, send_id: int, now: datetime) -> str:
     if send.status == "cancelled":
         if send.finished_at is None and not counts.get("sending"):
             send.finished_at = now
-    elif send.status == "sending" and open_count == 0:
+    elif send.status == "sending" and open_count == 0 and send.snapshot_by is None:
         errors = failed_batch_errors(session, send_id)
         send.status = "failed" if errors else "sent"
         send.error = "\n".join(errors) or None
@@ -422,6 +422,7 @@ def cancel_send(session: Session, send_id: int, *, now: datetime) -> Send:
     )
     send.status = "cancelled"
     send.cancelled_at = now
+    send.snapshot_by = None  # a ledger still being written stops at its next chunk
     if not in_flight:
         send.finished_at = now
     session.commit()

@@ -1,32 +1,32 @@
-"""Starting a send: render once, snapshot the audience, cut it into batches.
+"""Starting a send: render once, snapshot the audience into the ledger, in chunks.
 
-All of it happens in the transaction that claims the send, so a crash leaves either
-a scheduled send untouched or a complete ledger, never half of one. The audience is
-copied with one INSERT .. SELECT: the database does the work, nothing per recipient
-passes through Python. A subscriber who already has a live delivery of this brief
-(from any earlier send) is skipped by an anti-join, and the unique index on
-(brief_id, subscriber_id) stops a concurrent send racing this one (ON CONFLICT DO
-NOTHING): nobody is ever in line twice for the same brief.
+Claiming a due send renders it and stores the email on the send row (one short
+transaction). Then the claiming worker reads the audience once (the segment query
+minus an anti-join on everyone who already has a live delivery of this brief, from
+any send) and writes the ledger a chunk of batches at a time, each chunk one
+transaction holding its batches and their delivery rows, so other workers start
+sending the first batches while later ones are still being written.
+
+Nothing here is a cursor that could skip anyone. A chunk is all-or-nothing; the
+send row says who is writing its ledger (`snapshot_by`, with a heartbeat in
+`snapshot_at`) until the last chunk clears it, and `refresh_send` never closes a
+send whose ledger is unfinished. If the writer dies, another worker takes over and
+simply reads the audience again: the anti-join leaves out everyone already written,
+so resuming is the same code as starting. Rows go in with ON CONFLICT DO NOTHING on
+the unique (brief_id, subscriber_id) index, so a concurrent send of the same brief
+can never put anybody in line twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
+from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import (
-    DateTime,
-    Table,
-    bindparam,
-    case,
-    exists,
-    insert,
-    literal,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Table, exists, func, insert, select, text, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from briefmail import clock
 from briefmail.audience.segment import audience_select
@@ -34,15 +34,20 @@ from briefmail.briefs.store import parsed, topic_slugs
 from briefmail.db.models import Batch, Delivery, Send, SendLink
 from briefmail.errors import BriefmailError
 from briefmail.render.email import render_email
-from briefmail.sending.batching import plan_batches
+from briefmail.sending.batching import PlannedBatch, plan_batches
 from briefmail.sending.options import SendOptions
 from briefmail.sending.scheduling import EARLIEST_OFFSET, wall_clock, zone
-from briefmail.sending.txn import begin_write, is_postgres, skip_locked
+from briefmail.sending.txn import begin_write, is_postgres, rowcount, skip_locked
 
 DELIVERIES = cast(Table, Delivery.__table__)
 TEST_PREFIX = "[TEST] "
 # Local-time sends are snapshotted up to this long before their slot instant.
 _LOCAL_LEAD = timedelta(hours=27)
+# Batches per ledger transaction: small enough that sending starts at once.
+CHUNK_BATCHES = 10
+
+# (subscriber_id, email, name, matched topics, due_at)
+Person = tuple[int | None, str, str, str, datetime]
 
 
 def snapshot_at(send: Send) -> datetime:
@@ -55,8 +60,16 @@ def snapshot_at(send: Send) -> datetime:
     return datetime.combine(day, at, tzinfo=UTC) - EARLIEST_OFFSET
 
 
-def claim_due_send(session: Session, *, now: datetime, options: SendOptions) -> int | None:
-    """Start one due scheduled send (render, snapshot, batch) and commit; its id or None."""
+def claim_due_send(
+    session: Session,
+    *,
+    now: datetime,
+    options: SendOptions,
+    owner: str,
+    is_dead: Callable[[str | None], bool],
+) -> int | None:
+    """Take a send whose ledger needs writing: a due scheduled send (rendered and
+    stored here) or one whose ledger writer stopped. Commits; the send id or None."""
     begin_write(session)
     query = (
         select(Send)
@@ -65,19 +78,26 @@ def claim_due_send(session: Session, *, now: datetime, options: SendOptions) -> 
     )
     for send in session.execute(skip_locked(session, query, Send)).scalars():
         if snapshot_at(send) <= now:
-            break
-    else:
-        session.rollback()
-        return None
-    send_id = send.id
-    try:
-        prepare(session, send, now=now, options=options)
-    except BriefmailError as exc:
-        session.rollback()
-        fail_send(session, send_id, f"could not start: {exc}", now=now)
-        return send_id
-    session.commit()
-    return send_id
+            send_id = send.id
+            try:
+                _start(session, send, now=now, options=options, owner=owner)
+            except BriefmailError as exc:
+                session.rollback()
+                fail_send(session, send_id, f"could not start: {exc}", now=now)
+                return None
+            session.commit()
+            return send_id
+    stalled = select(Send).where(Send.status == "sending", Send.snapshot_by.is_not(None))
+    expired = now - timedelta(seconds=options.lease_seconds)
+    for send in session.execute(skip_locked(session, stalled, Send)).scalars():
+        last = clock.as_utc(send.snapshot_at) if send.snapshot_at else None
+        if last is None or last < expired or is_dead(send.snapshot_by):
+            send.snapshot_by = owner
+            send.snapshot_at = now
+            session.commit()
+            return send.id
+    session.rollback()
+    return None
 
 
 def fail_send(session: Session, send_id: int, error: str, *, now: datetime) -> None:
@@ -85,22 +105,25 @@ def fail_send(session: Session, send_id: int, error: str, *, now: datetime) -> N
     session.execute(
         update(Send)
         .where(Send.id == send_id, Send.status.in_(("scheduled", "sending")))
-        .values(status="failed", error=error, finished_at=now)
+        .values(status="failed", error=error, finished_at=now, snapshot_by=None)
     )
     session.commit()
 
 
-def prepare(session: Session, send: Send, *, now: datetime, options: SendOptions) -> None:
-    """Render, snapshot and batch `send` inside the caller's transaction."""
-    brief_row = send.brief
+def _start(
+    session: Session, send: Send, *, now: datetime, options: SendOptions, owner: str
+) -> None:
+    """Render once and store the email and its links on the send."""
     rendered = render_email(
-        parsed(brief_row), lang=options.lang, postal_address=options.postal_address
+        parsed(send.brief), lang=options.lang, postal_address=options.postal_address
     )
     send.subject = (TEST_PREFIX if send.kind == "test" else "") + rendered.subject
     send.html_template = rendered.html
     send.text_template = rendered.text
     send.status = "sending"
     send.started_at = now
+    send.snapshot_by = owner
+    send.snapshot_at = now
     session.execute(
         insert(SendLink),
         [
@@ -115,133 +138,182 @@ def prepare(session: Session, send: Send, *, now: datetime, options: SendOptions
             for link in rendered.links
         ],
     )
-    if send.kind == "test":
-        _snapshot_test(session, send, now)
-    else:
-        _snapshot_audience(session, send, topic_slugs(brief_row))
-    send.recipients = _cut_batches(session, send.id, options.batch_size)
-    if send.recipients == 0:
-        send.status = "sent"
-        send.finished_at = now
     session.flush()
 
 
-def _snapshot_test(session: Session, send: Send, now: datetime) -> None:
-    addresses = list(dict.fromkeys(send.test_to or []))
-    session.execute(
-        insert(Delivery),
-        [
-            {
-                "send_id": send.id,
-                "brief_id": send.brief_id,
-                "subscriber_id": None,
-                "email": address,
-                "name": "",
-                "topics": "",
-                "due_at": now,
-                "status": "queued",
-            }
-            for address in addresses
-        ],
+def write_ledger(
+    sessions: sessionmaker[Session], send_id: int, *, owner: str, batch_size: int
+) -> int:
+    """Write the send's remaining deliveries as batches, a chunk per transaction.
+
+    Stops early (returning what it wrote) if the send is cancelled or another worker
+    took the ledger over. Returns the number of deliveries written.
+    """
+    with sessions() as session:
+        send = session.get(Send, send_id)
+        if send is None or send.snapshot_by != owner:
+            return 0
+        people = _remaining(session, send)
+        first_seq = (
+            session.scalar(select(func.max(Batch.seq)).where(Batch.send_id == send_id)) or 0
+        ) + 1
+        brief_id = send.brief_id
+        session.rollback()
+    plans = list(
+        plan_batches(((i, p[4]) for i, p in enumerate(people)), batch_size, first_seq=first_seq)
     )
+    written = 0
+    chunks = iter(plans)
+    while chunk := list(islice(chunks, CHUNK_BATCHES)):
+        with sessions() as session:
+            begin_write(session)
+            now = clock.now()
+            alive = session.execute(
+                update(Send)
+                .where(Send.id == send_id, Send.snapshot_by == owner, Send.status == "sending")
+                .values(snapshot_at=now)
+            )
+            if rowcount(alive) != 1:
+                session.rollback()
+                return written
+            count = _write_chunk(session, send_id, brief_id, chunk, people)
+            session.execute(
+                update(Send).where(Send.id == send_id).values(recipients=Send.recipients + count)
+            )
+            session.commit()
+            written += count
+    with sessions() as session:
+        begin_write(session)
+        session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.snapshot_by == owner)
+            .values(snapshot_by=None, snapshot_at=clock.now())
+        )
+        session.commit()
+    return written
 
 
-def _snapshot_audience(session: Session, send: Send, brief_topics: list[str]) -> None:
-    audience = audience_select(brief_topics, send.topics_filter).subquery("audience")
-    due: Any = literal(clock.as_utc(send.scheduled_for), DateTime(timezone=True))
-    if send.local_time:
-        due = _local_due(session, send, audience)
+def _remaining(session: Session, send: Send) -> list[Person]:
+    """Who still needs a delivery row of this send, sorted by (due time, subscriber)."""
+    if send.kind == "test":
+        done = set(session.scalars(select(Delivery.email).where(Delivery.send_id == send.id)))
+        now = clock.as_utc(send.scheduled_for)
+        return [(None, a, "", "", now) for a in dict.fromkeys(send.test_to or []) if a not in done]
+    audience = audience_select(topic_slugs(send.brief), send.topics_filter).subquery("audience")
     earlier = aliased(Delivery)
     already = exists().where(
         earlier.brief_id == send.brief_id,
         earlier.subscriber_id == audience.c.subscriber_id,
         earlier.status.not_in(("cancelled", "failed")),
     )
-    rows = select(
-        literal(send.id),
-        literal(send.brief_id),
-        audience.c.subscriber_id,
-        audience.c.email,
-        audience.c.name,
-        audience.c.matched_topics,
-        due,
-        literal("queued"),
-    ).where(~already)
-    columns = [
-        "send_id",
-        "brief_id",
-        "subscriber_id",
-        "email",
-        "name",
-        "topics",
-        "due_at",
-        "status",
-    ]
-    dialect = postgresql if is_postgres(session) else sqlite
-    statement = dialect.insert(DELIVERIES).from_select(columns, rows).on_conflict_do_nothing()
-    session.execute(statement)
-
-
-def _local_due(session: Session, send: Send, audience: Any) -> Any:
-    """Each subscriber's due time: the slot's wall clock on its date in their own zone."""
-    default_zone = send.local_timezone or "UTC"
-    day = clock.as_utc(send.scheduled_for).astimezone(zone(default_zone)).date()
-    at = time.fromisoformat(send.local_time_of_day or "09:00")
-    zones = [z for z in session.scalars(select(audience.c.timezone).distinct()) if z]
-    whens = [
-        (
-            audience.c.timezone == name,
-            literal(wall_clock(day, at, name, default_zone), DateTime(timezone=True)),
-        )
-        for name in zones
-    ]
-    fallback = literal(wall_clock(day, at, None, default_zone), DateTime(timezone=True))
-    return case(*whens, else_=fallback) if whens else fallback
-
-
-def _cut_batches(session: Session, send_id: int, size: int) -> int:
-    """Batches of <= `size` deliveries sharing one due time; returns the recipient count."""
     rows = session.execute(
-        select(Delivery.id, Delivery.due_at)
-        .where(Delivery.send_id == send_id)
-        .order_by(Delivery.due_at, Delivery.id)
+        select(
+            audience.c.subscriber_id,
+            audience.c.email,
+            audience.c.name,
+            audience.c.matched_topics,
+            audience.c.timezone,
+        ).where(~already)
     ).all()
-    if not rows:
-        return 0
-    plans = list(plan_batches(((r[0], r[1]) for r in rows), size))
-    ids = session.scalars(
+    due_of = _due_times(send)
+    people = [(sid, email, name, topics, due_of(tz)) for sid, email, name, topics, tz in rows]
+    people.sort(key=lambda p: (p[4], p[0] or 0))
+    return people
+
+
+def _due_times(send: Send) -> Callable[[str | None], datetime]:
+    """Each subscriber's due time: the send's time, or for local time the slot's wall
+    clock on its date in their own zone (unknown or no zone: the slot's)."""
+    scheduled = clock.as_utc(send.scheduled_for)
+    if not send.local_time:
+        return lambda _zone: scheduled
+    default_zone = send.local_timezone or "UTC"
+    day = scheduled.astimezone(zone(default_zone)).date()
+    at = time.fromisoformat(send.local_time_of_day or "09:00")
+    cache: dict[str | None, datetime] = {}
+
+    def due(name: str | None) -> datetime:
+        when = cache.get(name)
+        if when is None:
+            when = cache[name] = wall_clock(day, at, name, default_zone)
+        return when
+
+    return due
+
+
+def _write_chunk(
+    session: Session,
+    send_id: int,
+    brief_id: int,
+    plans: Sequence[PlannedBatch],
+    people: Sequence[Person],
+) -> int:
+    """Insert the chunk's batches and their deliveries; returns deliveries written."""
+    batch_ids = session.scalars(
         insert(Batch).returning(Batch.id, sort_by_parameter_order=True),
         [
             {
                 "send_id": send_id,
-                "seq": p.seq,
-                "due_at": p.due_at,
-                "size": len(p.delivery_ids),
+                "seq": plan.seq,
+                "due_at": plan.due_at,
+                "size": len(plan.delivery_ids),
                 "status": "pending",
+                "attempts": 0,
             }
-            for p in plans
+            for plan in plans
         ],
     ).all()
-    single_due = len({r[1] for r in rows}) == 1
-    if single_due:
-        # One due time: every batch is a contiguous id range of this send.
-        session.execute(
-            update(DELIVERIES)
-            .where(
-                DELIVERIES.c.send_id == bindparam("s"),
-                DELIVERIES.c.id.between(bindparam("lo"), bindparam("hi")),
-            )
-            .values(batch_id=bindparam("b")),
-            [
-                {"s": send_id, "lo": p.delivery_ids[0], "hi": p.delivery_ids[-1], "b": batch_id}
-                for p, batch_id in zip(plans, ids, strict=True)
-            ],
+    rows = [
+        (send_id, brief_id, batch_id, *people[i][:4], people[i][4], "queued")
+        for plan, batch_id in zip(plans, batch_ids, strict=True)
+        for i in plan.delivery_ids
+    ]
+    _insert_deliveries(session, rows)
+    planned = sum(len(plan.delivery_ids) for plan in plans)
+    written = int(
+        session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.batch_id.in_(batch_ids))
         )
-    else:
-        for plan, batch_id in zip(plans, ids, strict=True):
-            session.execute(
-                update(DELIVERIES)
-                .where(DELIVERIES.c.id.in_(plan.delivery_ids))
-                .values(batch_id=batch_id)
-            )
-    return len(rows)
+        or 0
+    )
+    if written != planned:  # a concurrent send of the brief queued some of them first
+        counts = select(func.count()).where(Delivery.batch_id == Batch.id).scalar_subquery()
+        session.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(size=counts))
+    return written
+
+
+_COLUMNS = (
+    "send_id",
+    "brief_id",
+    "batch_id",
+    "subscriber_id",
+    "email",
+    "name",
+    "topics",
+    "due_at",
+    "status",
+)
+# One statement per chunk: a column of values per parameter (as arrays), unnested.
+_PG_INSERT = text(
+    "INSERT INTO deliveries"
+    " (send_id, brief_id, batch_id, subscriber_id, email, name, topics, due_at, status)"
+    " SELECT * FROM unnest(CAST(:c0 AS bigint[]), CAST(:c1 AS bigint[]),"
+    " CAST(:c2 AS bigint[]), CAST(:c3 AS bigint[]), CAST(:c4 AS text[]),"
+    " CAST(:c5 AS text[]), CAST(:c6 AS text[]), CAST(:c7 AS timestamptz[]),"
+    " CAST(:c8 AS text[]))"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _insert_deliveries(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """One statement per chunk; rows already live for the brief are skipped."""
+    if not rows:
+        return
+    if is_postgres(session):
+        columns = list(zip(*rows, strict=True))
+        session.execute(_PG_INSERT, {f"c{i}": list(col) for i, col in enumerate(columns)})
+        return
+    session.execute(
+        sqlite.insert(DELIVERIES).on_conflict_do_nothing(),
+        [dict(zip(_COLUMNS, row, strict=True)) for row in rows],
+    )

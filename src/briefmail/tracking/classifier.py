@@ -17,6 +17,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import TypeVar
 
 from briefmail.tracking import scanners
@@ -70,12 +71,14 @@ def is_prefetch(purpose: str) -> bool:
     return "prefetch" in purpose or "preview" in purpose or "prerender" in purpose
 
 
+@lru_cache(maxsize=4096)  # a few user agents make most clicks
 def is_scanner_agent(user_agent: str) -> bool:
     if not user_agent.strip():
         return True  # every browser sends one
     return scanners.agent_regex().search(user_agent) is not None
 
 
+@lru_cache(maxsize=16384)
 def in_scanner_network(ip: str) -> bool:
     try:
         address = ipaddress.ip_address(ip)
@@ -118,7 +121,7 @@ def burst_members(
         if len({link for _, link, _ in series}) < min_links:
             continue
         series.sort(key=lambda item: item[0])
-        start = 0
+        start = unmarked = 0
         counts: dict[int, int] = {}
         for end, (at, link, _) in enumerate(series):
             counts[link] = counts.get(link, 0) + 1
@@ -129,5 +132,7 @@ def burst_members(
                     del counts[old]
                 start += 1
             if len(counts) >= min_links:
-                members.update(k for _, _, k in series[start : end + 1])
+                # every click of the qualifying run; each one is added once
+                members.update(k for _, _, k in series[max(start, unmarked) : end + 1])
+                unmarked = end + 1
     return members

@@ -2,21 +2,23 @@
 
 `create_app()` reads the settings once and wires the routes; `briefmail web` serves it
 (`uvicorn --factory briefmail.web.app:create_app` works too). The click redirect is
-the first route, as it is matched far more often than the rest.
+not a route: `ClickRedirects` answers /c/ in front of the router (see `redirect`).
 """
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from briefmail.config import Settings, get_settings
-from briefmail.web import preferences, redirect, subscribe, unsubscribe, webhooks
+from briefmail.web import preferences, subscribe, unsubscribe, webhooks
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
+from briefmail.web.redirect import ClickRedirects
 
 
 async def healthz(request: Request) -> Response:
@@ -43,10 +45,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return pages.not_found()
     if exc.status_code == 405:
-        response = pages.error(405, "Method not allowed", "This address does not accept that.")
-        if exc.headers and "Allow" in exc.headers:
-            response.headers["allow"] = exc.headers["Allow"]
-        return response
+        return pages.method_not_allowed((exc.headers or {}).get("Allow", ""))
     if exc.status_code == 413:
         return pages.error(413, "Too large", "That request was too large.")
     return pages.error(exc.status_code, "Something went wrong", "Please try again.")
@@ -62,7 +61,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ctx = WebContext.build(settings or get_settings())
     form = FORM_BODY_LIMIT
     routes = [
-        Route("/c/{token}", redirect.click, methods=["GET"]),
         Route("/u/{token}", unsubscribe.unsubscribe, methods=["GET", "POST"], max_body_size=form),
         Route(
             "/preferences/{token}",
@@ -82,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(ClickRedirects, ctx=ctx)],  # /c/ never reaches the router
         lifespan=ctx.lifespan,
         exception_handlers={HTTPException: _http_error, 500: _server_error},
     )

@@ -70,6 +70,11 @@ class SendLinkCache:
         self._pending: dict[int, asyncio.Future[Mapping[int, tuple[str, str]]]] = {}
         self.miss_seconds = miss_seconds
 
+    def cached(self, send_id: int, link_id: int) -> Destination | None:
+        """The destination if this send's links are in memory (no await on the hot path)."""
+        links = self._sends.get(send_id)
+        return None if links is None else links.get(link_id)
+
     async def get(self, send_id: int, link_id: int) -> Destination | None:
         links = self._sends.get(send_id)
         if links is None:

@@ -44,6 +44,7 @@ class Pages:
             "referrer-policy": "same-origin",
             "cache-control": "no-store",
         }
+        self._not_found: HTMLResponse | None = None
         series = parseaddr(from_address)[0] or "Clinician Learning Brief"
         self.common = {
             "css": Markup(css),  # noqa: S704 - our own stylesheet file, not input
@@ -57,14 +58,20 @@ class Pages:
         return HTMLResponse(html, status_code=status, headers=self.headers)
 
     def not_found(self) -> HTMLResponse:
-        return self.render(
-            "message.html",
-            404,
-            title="Link not found",
-            heading="Link not found",
-            body="This link is not valid. It may have been mistyped or cut short "
-            "by your mail program.",
-        )
+        """The one 404 page (rendered once: bad links can arrive at redirect rates)."""
+        if self._not_found is None:
+            self._not_found = self.error(
+                404,
+                "Link not found",
+                "This link is not valid. It may have been mistyped or cut short by your "
+                "mail program.",
+            )
+        return self._not_found
+
+    def method_not_allowed(self, allow: str) -> HTMLResponse:
+        response = self.error(405, "Method not allowed", "This address does not accept that.")
+        response.headers["allow"] = allow
+        return response
 
     def error(self, status: int, heading: str, body: str) -> HTMLResponse:
         return self.render("message.html", status, title=heading, heading=heading, body=body)

@@ -141,7 +141,7 @@ def _looks_automated(request: Request) -> bool:
         method=request.method,
         user_agent=request.headers.get("user-agent", ""),
         ip=client_ip(request),
-        purpose=prefetch_hints(request),
+        purpose=prefetch_hints(request.scope["headers"]),
         link_id=1,  # not the honeypot: only the request itself is judged
     )
     return request_reason(facts) is not None

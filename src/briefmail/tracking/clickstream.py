@@ -1,0 +1,123 @@
+"""The Redis click stream: clicks that outlive the web process that answered them.
+
+With a Redis URL configured, the recorder XADDs each batch in one pipelined round trip
+(`RedisStreamSink`) and `drain_stream` moves entries into the database in batches,
+acknowledging and deleting them only after the insert committed. A crash or a
+database outage leaves entries pending for their consumer (read again first) or, once
+idle for a while, for any other consumer to claim. The web app runs a drainer beside
+its recorder; a worker may call `drain_stream` too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+from sqlalchemy.orm import Session, sessionmaker
+
+from briefmail.tracking.clicks import ClickStore, RawClick
+
+log = logging.getLogger(__name__)
+
+STREAM = "briefmail:clicks"
+GROUP = "briefmail-clicks"
+
+
+class RedisStreamSink:
+    """XADD each batch to the click stream in one pipelined round trip."""
+
+    def __init__(self, client: redis.asyncio.Redis[bytes], *, stream: str = STREAM) -> None:
+        self.client = client
+        self.stream = stream
+
+    async def write(self, clicks: Sequence[RawClick]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for click in clicks:
+                pipe.xadd(self.stream, click.to_fields())  # type: ignore[arg-type,unused-ignore]
+            await pipe.execute()
+
+
+def ensure_group(client: redis.Redis[bytes], *, stream: str = STREAM, group: str = GROUP) -> None:
+    try:
+        client.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def drain_stream(
+    client: redis.Redis[bytes],
+    sessions: sessionmaker[Session],
+    *,
+    store: ClickStore | None = None,
+    window_seconds: int = 60,
+    consumer: str,
+    count: int = 2000,
+    block_ms: int | None = None,
+    claim_idle_ms: int = 30_000,
+    stream: str = STREAM,
+    group: str = GROUP,
+) -> int:
+    """Move up to `count` stream entries into the database; returns how many settled.
+
+    Pass a long-lived `store` to keep its memory of batch acceptance times between
+    calls; otherwise a fresh one classifies with `window_seconds`.
+    """
+    try:
+        entries = _next_entries(client, consumer, count, block_ms, claim_idle_ms, stream, group)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        ensure_group(client, stream=stream, group=group)
+        return 0
+    if not entries:
+        return 0
+    clicks: list[RawClick] = []
+    for _entry_id, fields in entries:
+        if not fields:
+            continue  # deleted after a previous acknowledgement raced
+        try:
+            clicks.append(RawClick.from_fields(fields))
+        except (KeyError, ValueError):
+            log.error("click stream: dropping malformed entry %r", _entry_id)
+    if clicks:
+        with sessions.begin() as session:
+            (store or ClickStore(window_seconds=window_seconds)).store(session, clicks)
+    ids = [entry_id for entry_id, _ in entries]
+    pipe = client.pipeline(transaction=False)
+    pipe.xack(stream, group, *ids)
+    pipe.xdel(stream, *ids)
+    pipe.execute()
+    return len(ids)
+
+
+def _next_entries(
+    client: redis.Redis[bytes],
+    consumer: str,
+    count: int,
+    block_ms: int | None,
+    claim_idle_ms: int,
+    stream: str,
+    group: str,
+) -> list[tuple[Any, Any]]:
+    # 1. our own pending entries (delivered before, not yet acknowledged)
+    own = client.xreadgroup(group, consumer, {stream: "0"}, count=count)
+    entries = _entries(own)
+    if entries:
+        return entries
+    # 2. entries another consumer took and abandoned
+    claimed = client.xautoclaim(stream, group, consumer, claim_idle_ms, "0-0", count=count)
+    if claimed and len(claimed) > 1 and claimed[1]:
+        return [(e[0], e[1]) for e in claimed[1]]
+    # 3. new entries
+    fresh = client.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms)
+    return _entries(fresh)
+
+
+def _entries(reply: Any) -> list[tuple[Any, Any]]:
+    if not reply:
+        return []
+    return [(entry_id, fields) for _stream, items in reply for entry_id, fields in items]
