@@ -46,6 +46,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
+def postgres_cpu() -> dict[int, float]:
+    """CPU of each postgres process on this machine (the database's share of the work)."""
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found[int(entry.name)] = cpu_seconds(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine, all cores (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def start_fake() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.sendgrid_server", "--keep", "ids"],
@@ -147,7 +167,9 @@ def baseline(url: str, send_id: int, sample: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--pool", default="threads", help="celery pool of each worker")
+    parser.add_argument("--threads", type=int, default=2, help="concurrency of each worker")
     args = parser.parse_args()
     rng = random.Random(20240108)
 
@@ -192,7 +214,8 @@ def main() -> None:
                         "-A",
                         "worker.app",
                         "worker",
-                        "--pool=solo",
+                        f"--pool={args.pool}",
+                        f"--concurrency={args.threads}",
                         "--loglevel=INFO",
                         "--without-heartbeat",
                         "--without-mingle",
@@ -210,6 +233,7 @@ def main() -> None:
             assert time.monotonic() < deadline, "workers did not start"
             time.sleep(0.1)
         cpu_before = sum(cpu_seconds(w.pid) for w in workers)
+        fake_before, pg_before, busy_before = cpu_seconds(fake.pid), postgres_cpu(), machine_busy()
 
         from worker.tasks import enqueue_work
 
@@ -230,6 +254,9 @@ def main() -> None:
             time.sleep(0.05)
         polled = time.perf_counter() - started
         cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu_before
+        fake_cpu = cpu_seconds(fake.pid) - fake_before
+        pg_cpu = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
+        busy = machine_busy() - busy_before
         with session_scope(url) as session:
             send = session.get_one(Send, send_id)
             last = session.scalar(
@@ -240,9 +267,9 @@ def main() -> None:
                 select(func.min(Batch.claimed_at)).where(Batch.send_id == send_id)
             )
             recipients = send.recipients
+            send_started = (clock.as_utc(send.started_at) - wall_start).total_seconds()
         elapsed = (clock.as_utc(last) - wall_start).total_seconds()
         snapshot = (clock.as_utc(first_claim) - wall_start).total_seconds()
-        fake_cpu = cpu_seconds(fake.pid)
         record = orjson.loads(
             subprocess.run(
                 ["curl", "-s", f"{fake_url}/_fake/record"], capture_output=True, check=True
@@ -259,8 +286,16 @@ def main() -> None:
             f"send -> last batch accepted: {elapsed:.2f}s "
             f"({recipients / elapsed:,.0f} recipients/s); polled end {polled:.2f}s"
         )
-        print(f"snapshot (render, audience copy, batches) done: first claim at {snapshot:.2f}s")
-        print(f"SendGrid stand-in CPU (its own process, not counted): {fake_cpu:.2f}s")
+        print(
+            f"send claimed and rendered at {send_started:.2f}s; "
+            f"first batch claimed at {snapshot:.2f}s"
+        )
+        others = busy - cpu - fake_cpu - pg_cpu
+        print(
+            f"CPU during the send: workers {cpu:.2f}s, PostgreSQL {pg_cpu:.2f}s, "
+            f"stand-in {fake_cpu:.2f}s, everything else on the machine {others:.2f}s "
+            f"(of {2 * polled:.1f} core-seconds)"
+        )
         print(f"worker CPU: {cpu:.2f}s total, {cpu / recipients * 1000:.3f}s per 1000 recipients")
         print(f"baseline (values + JSON only, one process): {base:.3f}s CPU per 1000 recipients")
     finally:
@@ -274,7 +309,7 @@ def main() -> None:
         fake.terminate()
         fake.wait(timeout=10)
         for i in range(args.workers):
-            Path(f"/tmp/briefmail-bench-worker{i}-{os.getpid()}.log").unlink(missing_ok=True)
+            pass
         from briefmail.db.session import dispose_engines
 
         dispose_engines()

@@ -55,7 +55,7 @@ def test_subscribers_import_add_unsubscribe_list_export(cli: Cli, tmp_path: Path
         "--topics",
         "simulation, Patient safety",
     )
-    assert (code, out.strip()) == (0, "added cat@example.org (active; simulation, patient-safety)")
+    assert (code, out.strip()) == (0, "added cat@example.org (active; patient-safety, simulation)")
     code, out, _ = cli("subscribers", "add", "ANN@example.org", "--topics", "")
     assert (code, out.strip()) == (0, "updated Ann@example.org (active; all topics)")
     code, out, _ = cli("subscribers", "unsubscribe", "bob@EXAMPLE.org")
@@ -63,17 +63,35 @@ def test_subscribers_import_add_unsubscribe_list_export(cli: Cli, tmp_path: Path
     code, out, _ = cli("subscribers", "suppress", "cat@example.org", "--reason", "asked by phone")
     assert (code, out.strip()) == (0, "cat@example.org: suppressed (asked by phone)")
 
+    code, out, err = cli("subscribers", "add", "CAT@example.org", "--name", "Cat")
+    assert out.strip() == "updated cat@example.org (active; patient-safety, simulation)"
+    assert err.strip() == "note: cat@example.org is on the suppression list; no send will reach it"
+
     code, out, _ = cli("subscribers", "list", "--json")
     assert code == 0
     listed = json.loads(out)
-    assert [{k: p[k] for k in ("email", "name", "status", "topics")} for p in listed] == [
-        {"email": "Ann@example.org", "name": "Ann", "status": "active", "topics": []},
-        {"email": "bob@example.org", "name": "Bob", "status": "unsubscribed", "topics": []},
+    keys = ("email", "name", "status", "topics", "suppressed")
+    assert [{k: p[k] for k in keys} for p in listed] == [
+        {
+            "email": "Ann@example.org",
+            "name": "Ann",
+            "status": "active",
+            "topics": [],
+            "suppressed": None,
+        },
+        {
+            "email": "bob@example.org",
+            "name": "Bob",
+            "status": "unsubscribed",
+            "topics": [],
+            "suppressed": None,
+        },
         {
             "email": "cat@example.org",
             "name": "Cat",
             "status": "active",
             "topics": ["patient-safety", "simulation"],
+            "suppressed": "asked by phone",
         },
     ]
     code, out, _ = cli("subscribers", "list", "--status", "unsubscribed")

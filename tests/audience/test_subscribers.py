@@ -153,6 +153,16 @@ def test_update_and_unsubscribe(session: Session) -> None:
         unsubscribe(session, "not an address")
 
 
+def test_time_zones_are_iana_names(session: Session) -> None:
+    sub = add_subscriber(session, "ann@example.org", timezone=" Europe/Paris ").subscriber
+    assert sub.timezone == "Europe/Paris"
+    with pytest.raises(InvalidInputError, match="unknown time zone 'Mars/Olympus'"):
+        add_subscriber(session, "bob@example.org", timezone="Mars/Olympus")
+    with pytest.raises(InvalidInputError, match="unknown time zone"):
+        update_subscriber(session, "ann@example.org", timezone="../etc/passwd")
+    assert update_subscriber(session, "ann@example.org", timezone="").timezone is None
+
+
 def test_bad_names_are_refused(session: Session) -> None:
     with pytest.raises(InvalidInputError, match="over 200"):
         add_subscriber(session, "ann@example.org", name="x" * 201)

@@ -14,8 +14,15 @@ from sqlalchemy import select
 
 from briefmail.db.models import Click
 from briefmail.db.session import dispose_engines, get_engine, session_factory, session_scope
-from briefmail.tracking.clicks import RawClick, new_event_key, store_clicks
-from briefmail.tracking.clickstream import STREAM, RedisStreamSink, drain_stream, ensure_group
+from briefmail.tracking.clicks import ClickStore, RawClick, new_event_key, store_clicks
+from briefmail.tracking.clickstream import (
+    STREAM,
+    RedisStreamSink,
+    drain_stream,
+    ensure_group,
+    hold_drain_lease,
+    release_drain_lease,
+)
 from briefmail.tracking.recorder import ClickRecorder, DatabaseSink
 from tests.tracking.factories import T0, build_world
 
@@ -79,16 +86,24 @@ def test_request_rules_are_applied_when_stored(db_url) -> None:
 def test_burst_across_two_flushes_marks_the_earlier_clicks_too(db_url) -> None:
     world = build_world(db_url)
     sub, other = world.subscribers[0], world.subscribers[1]
+    store = ClickStore(window_seconds=60)
     first = [raw(world, sub, 1, 600.0), raw(world, sub, 2, 600.5)]
     bystander = raw(world, other, 1, 600.2)
-    store(db_url, [*first, bystander])
-    assert {v for k, v in stored(db_url).items()} == {(False, None)}
+    with session_scope(db_url) as s:
+        store.store(s, [*first, bystander])
+    assert set(stored(db_url).values()) == {(False, None)}
     third = raw(world, sub, 3, 601.4)
-    store(db_url, [third])
+    with session_scope(db_url) as s:
+        store.store(s, [third])
     result = stored(db_url)
     for click in (*first, third):
         assert result[click.event_key] == (True, "burst")
     assert result[bystander.event_key] == (False, None)
+    # Long after, the same recipient reading on is a person again.
+    later = [raw(world, sub, 1, 700.0), raw(world, sub, 2, 700.1)]
+    with session_scope(db_url) as s:
+        store.store(s, later)
+    assert {stored(db_url)[c.event_key] for c in later} == {(False, None)}
 
 
 def test_storing_the_same_clicks_twice_stores_them_once(db_url) -> None:
@@ -247,4 +262,16 @@ def test_stream_entries_survive_a_failed_drain(db_url, redis_url) -> None:
     assert drain_stream(client, sessions, window_seconds=60, consumer="t2", claim_idle_ms=0) == 1
     assert set(stored(db_url)) == {click.event_key}
     assert client.xlen(STREAM) == 0
+    client.close()
+
+
+def test_one_drainer_at_a_time(redis_url) -> None:
+    client = redis.Redis.from_url(redis_url)
+    assert hold_drain_lease(client, "web-1")
+    assert hold_drain_lease(client, "web-1")  # renewing
+    assert not hold_drain_lease(client, "web-2")
+    release_drain_lease(client, "web-2")  # not theirs: nothing happens
+    assert not hold_drain_lease(client, "web-2")
+    release_drain_lease(client, "web-1")
+    assert hold_drain_lease(client, "web-2")
     client.close()

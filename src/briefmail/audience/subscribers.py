@@ -14,12 +14,13 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
-from briefmail.audience._sql import SUBSCRIBER_TOPICS, SUBSCRIBERS
+from briefmail.audience._sql import SUBSCRIBER_TOPICS, SUBSCRIBERS, SUPPRESSIONS
 from briefmail.audience.topics import ensure_topics
 from briefmail.db.models import SUBSCRIBER_STATUSES, Subscriber
 from briefmail.errors import InvalidInputError, NotFoundError
@@ -125,6 +126,20 @@ def clean_name(raw: str | None) -> str:
     return name
 
 
+def clean_timezone(raw: str | None) -> str | None:
+    """An IANA zone name ("Europe/Paris") as stored, None for none; local-time sends use it."""
+    zone = (raw or "").strip()
+    if not zone:
+        return None
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInputError(
+            f"unknown time zone {zone!r} (use an IANA name such as Europe/Paris)"
+        ) from None
+    return zone
+
+
 def new_secret() -> str:
     """Per-subscriber key material for their unsubscribe/preference links."""
     return secrets.token_hex(16)
@@ -141,6 +156,7 @@ class SubscriberView:
     topics: tuple[str, ...]
     timezone: str | None
     created_at: datetime
+    suppressed: str | None = None  # the reason, when the address is on the suppression list
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -148,6 +164,7 @@ class SubscriberView:
             "name": self.name,
             "status": self.status,
             "topics": list(self.topics),
+            "suppressed": self.suppressed,
             "timezone": self.timezone,
             "created_at": clock.as_utc(self.created_at).isoformat(),
         }
@@ -190,6 +207,7 @@ def add_subscriber(
         raise InvalidInputError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}")
     address, key = normalise_email(email)
     clean = clean_name(name) if name is not None else None
+    zone = clean_timezone(timezone)
     topic_rows = ensure_topics(session, topics) if topics is not None else None
     subscriber = session.scalars(
         select(Subscriber).where(Subscriber.email_key == key)
@@ -199,8 +217,8 @@ def add_subscriber(
             subscriber.name = clean
         if topic_rows is not None:
             subscriber.topics = topic_rows
-        if timezone is not None:
-            subscriber.timezone = timezone
+        if zone is not None:
+            subscriber.timezone = zone
         session.flush()
         return AddResult(subscriber, created=False)
     now = clock.now()
@@ -209,7 +227,7 @@ def add_subscriber(
         email_key=key,
         name=clean or "",
         status=status,
-        timezone=timezone,
+        timezone=zone,
         secret=new_secret(),
         created_at=now,
         updated_at=now,
@@ -235,7 +253,7 @@ def update_subscriber(
     if topics is not None:
         subscriber.topics = ensure_topics(session, topics)
     if timezone is not None:
-        subscriber.timezone = timezone or None
+        subscriber.timezone = clean_timezone(timezone)  # "" clears it
     session.flush()
     return subscriber
 
@@ -275,6 +293,10 @@ def iter_subscribers(
                 table.c.status,
                 table.c.timezone,
                 table.c.created_at,
+                SUPPRESSIONS.c.reason,
+            )
+            .select_from(
+                table.outerjoin(SUPPRESSIONS, SUPPRESSIONS.c.email_key == table.c.email_key)
             )
             .where(table.c.id > last_id)
             .order_by(table.c.id)
@@ -303,5 +325,6 @@ def iter_subscribers(
                 topics=tuple(topics.get(row.id, ())),
                 timezone=row.timezone,
                 created_at=row.created_at,
+                suppressed=row.reason,
             )
         last_id = ids[-1]

@@ -14,15 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from briefmail.audience import subscribers as people
+from briefmail.audience import suppression
 from briefmail.audience.csv_import import import_csv, write_csv
-from briefmail.audience.subscribers import (
-    add_subscriber,
-    iter_subscribers,
-)
-from briefmail.audience.subscribers import (
-    unsubscribe as unsubscribe_address,
-)
-from briefmail.audience.suppression import suppress as suppress_address
 from briefmail.audience.topics import parse_topic_list
 from briefmail.cli import app, err_console
 from briefmail.db import session_scope
@@ -46,8 +40,10 @@ def import_(
 ) -> None:
     """Import or update subscribers from CSV; bad rows are reported by line and skipped.
 
-    `topics` is a `;`-separated list of topic names or slugs, empty for all topics.
-    An unsubscribed, bounced, complained or suppressed address is never re-activated.
+    `topics` is a `;`-separated list of topic names or slugs, empty for all topics; an
+    optional `status` column (as `export` writes) may stop a subscriber, never start
+    one. An unsubscribed, bounced, complained or suppressed address is never
+    re-activated. The whole file is one transaction.
     """
     with session_scope() as session, _progress(file) as progress:
         result = import_csv(session, file, progress=progress)
@@ -90,22 +86,36 @@ def add(
         str | None,
         typer.Option(help="Comma-separated topic names or slugs; '' for all topics."),
     ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone for local-time sends, e.g. Europe/Paris.")
+    ] = None,
 ) -> None:
-    """Add a subscriber (active), or update the name/topics of an existing one."""
+    """Add a subscriber (active), or update the name/topics of an existing one.
+
+    An existing subscriber keeps their status: this never re-activates an address
+    that unsubscribed, bounced or complained.
+    """
     topic_names = parse_topic_list(topics, ",") if topics is not None else None
     with session_scope() as session:
-        result = add_subscriber(session, email, name=name, topics=topic_names)
+        result = people.add_subscriber(
+            session, email, name=name, topics=topic_names, timezone=timezone
+        )
         subscriber = result.subscriber
-        chosen = ", ".join(t.slug for t in subscriber.topics) or "all topics"
+        chosen = ", ".join(sorted(t.slug for t in subscriber.topics)) or "all topics"
         verb = "added" if result.created else "updated"
         typer.echo(f"{verb} {subscriber.email} ({subscriber.status}; {chosen})")
+        if suppression.is_suppressed(session, subscriber.email):
+            err_console.print(
+                f"note: {subscriber.email} is on the suppression list; no send will reach it",
+                markup=False,
+            )
 
 
 @subscribers_app.command("unsubscribe")
 def unsubscribe(email: Annotated[str, typer.Argument(help="The address.")]) -> None:
     """Stop every send to an address (the person can subscribe again later)."""
     with session_scope() as session:
-        subscriber = unsubscribe_address(session, email)
+        subscriber = people.unsubscribe(session, email)
         typer.echo(f"{subscriber.email}: {subscriber.status}")
 
 
@@ -116,7 +126,7 @@ def suppress(
 ) -> None:
     """Block an address for good: no send reaches it, whatever a later import says."""
     with session_scope() as session:
-        result = suppress_address(session, email, reason)
+        result = suppression.suppress(session, email, reason)
         row = result.suppression
         note = "suppressed" if result.created else "already suppressed"
         typer.echo(f"{row.email}: {note} ({row.reason})")
@@ -135,13 +145,14 @@ def list_(
             f"must be one of {', '.join(SUBSCRIBER_STATUSES)}", param_hint="--status"
         )
     with session_scope() as session:
-        views = list(iter_subscribers(session, status=status))
+        views = list(people.iter_subscribers(session, status=status))
     if as_json:
         typer.echo(json.dumps([v.as_json() for v in views], indent=2, ensure_ascii=False))
         return
     table = Table("email", "name", "status", "topics")
     for view in views:
-        table.add_row(view.email, view.name, view.status, ", ".join(view.topics) or "(all)")
+        status = f"{view.status}, suppressed" if view.suppressed else view.status
+        table.add_row(view.email, view.name, status, ", ".join(view.topics) or "(all)")
     out.print(table)
     out.print(f"{len(views)} subscribers")
 

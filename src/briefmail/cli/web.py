@@ -6,6 +6,8 @@ import typer
 import uvicorn
 
 from briefmail.cli import app
+from briefmail.config import get_settings
+from briefmail.errors import InvalidInputError
 
 
 @app.command()
@@ -26,6 +28,11 @@ def web(
     SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish and every
     buffered click is written before the process exits.
     """
+    if workers > 1 and not get_settings().click_redis_url:
+        raise InvalidInputError(
+            "--workers > 1 needs BRIEFMAIL_REDIS_URL: clicks from every worker go through "
+            "the Redis stream so one drainer sees them all (burst detection needs that)"
+        )
     uvicorn.run(
         "briefmail.web.app:create_app",
         factory=True,

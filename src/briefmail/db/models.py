@@ -326,16 +326,12 @@ class Delivery(Base):
 
 class Click(Base):
     __tablename__ = "clicks"
-    __table_args__ = (
-        Index("ix_clicks_send_id_link_id", "send_id", "link_id"),
-        # A recipient's recent clicks (burst detection reads a 2-second range per batch).
-        Index("ix_clicks_subscriber_id_clicked_at", "subscriber_id", "clicked_at"),
-    )
+    __table_args__ = (Index("ix_clicks_send_id_link_id", "send_id", "link_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
     link_id: Mapped[int] = mapped_column(Integer)
-    subscriber_id: Mapped[int | None] = mapped_column(BigId)
+    subscriber_id: Mapped[int | None] = mapped_column(BigId, index=True)
     clicked_at: Mapped[datetime]
     method: Mapped[str] = mapped_column(String(10), default="GET")
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -98,9 +98,10 @@ class Engine:
     ) -> WorkReport:
         """Claim and send due work until none is left or the budget is spent.
 
-        `wake` is called once, when this worker found work, so another worker can
-        join in (a Celery task enqueues one more `work`); it is how a send fans out
-        over however many workers there are without counting them.
+        `wake` is called when this worker finds a batch (once) and after each chunk of
+        a ledger it writes, so another worker can join in (a Celery task enqueues one
+        more `work`): a send fans out over however many workers there are without
+        counting them, and a woken worker that finds nothing just stops.
         """
         report = WorkReport()
         deadline = time.monotonic() + budget_seconds
@@ -117,18 +118,23 @@ class Engine:
                     claim = ledger.claim_next_batch(session, now=now, worker=owner)
             if send_id is None and claim is None:
                 break
-            if not woken and wake is not None:
-                wake()
-                woken = True
             if send_id is not None:
+                # Batches exist only once a chunk is written: wake helpers then.
                 snapshot.write_ledger(
-                    self.sessions, send_id, owner=owner, batch_size=self.options.batch_size
+                    self.sessions,
+                    send_id,
+                    owner=owner,
+                    batch_size=self.options.batch_size,
+                    on_chunk=wake,
                 )
                 with self.sessions() as session:
                     ledger.refresh_send(session, send_id, clock.now())
                 report.started.append(send_id)
                 continue
             assert claim is not None
+            if not woken and wake is not None:
+                wake()
+                woken = True
             report.batches[claim.batch_id] = self.process(claim)
         return report
 

@@ -237,6 +237,17 @@ def record_unknown(session: Session, claim: Claim, why: str, now: datetime) -> b
 
 def refresh_send(session: Session, send_id: int, now: datetime) -> str:
     """Derive the send's status from its batches once none is open; returns the status."""
+    # Cheap look first, without the lock: while batches are open there is nothing to do,
+    # and workers finishing batches must not queue up on the send row.
+    status, writing = session.execute(
+        select(Send.status, Send.snapshot_by).where(Send.id == send_id)
+    ).one()
+    still_open = session.scalar(
+        select(func.count()).where(Batch.send_id == send_id, Batch.status.in_(OPEN_BATCH))
+    )
+    session.rollback()
+    if status == "sending" and (still_open or writing is not None):
+        return str(status)
     begin_write(session)
     send = session.execute(
         lock_rows(session, select(Send).where(Send.id == send_id), Send)

@@ -8,6 +8,7 @@ the whole per-recipient cost of a send.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -40,14 +41,17 @@ class ContentCache:
     def __init__(self, size: int = 8) -> None:
         self._items: OrderedDict[int, SendContent] = OrderedDict()
         self._size = size
+        self._lock = threading.Lock()  # worker threads share one engine
 
     def get(self, session: Session, send_id: int, options: SendOptions) -> SendContent:
-        item = self._items.get(send_id)
+        with self._lock:
+            item = self._items.get(send_id)
         if item is None:
             item = _load_content(session, send_id, options)
-            self._items[send_id] = item
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            with self._lock:
+                self._items[send_id] = item
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
         return item
 
 

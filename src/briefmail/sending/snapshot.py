@@ -142,12 +142,18 @@ def _start(
 
 
 def write_ledger(
-    sessions: sessionmaker[Session], send_id: int, *, owner: str, batch_size: int
+    sessions: sessionmaker[Session],
+    send_id: int,
+    *,
+    owner: str,
+    batch_size: int,
+    on_chunk: Callable[[], None] | None = None,
 ) -> int:
     """Write the send's remaining deliveries as batches, a chunk per transaction.
 
-    Stops early (returning what it wrote) if the send is cancelled or another worker
-    took the ledger over. Returns the number of deliveries written.
+    `on_chunk` runs after each committed chunk (the worker wakes another one: there
+    are batches to send now). Stops early (returning what it wrote) if the send is
+    cancelled or another worker took the ledger over. Returns deliveries written.
     """
     with sessions() as session:
         send = session.get(Send, send_id)
@@ -167,21 +173,21 @@ def write_ledger(
     while chunk := list(islice(chunks, CHUNK_BATCHES)):
         with sessions() as session:
             begin_write(session)
-            now = clock.now()
+            count = _write_chunk(session, send_id, brief_id, chunk, people)
+            # Last, so the send row stays locked only for the commit: a heartbeat, and
+            # proof that nobody cancelled the send or took the ledger over meanwhile.
             alive = session.execute(
                 update(Send)
                 .where(Send.id == send_id, Send.snapshot_by == owner, Send.status == "sending")
-                .values(snapshot_at=now)
+                .values(snapshot_at=clock.now(), recipients=Send.recipients + count)
             )
             if rowcount(alive) != 1:
                 session.rollback()
                 return written
-            count = _write_chunk(session, send_id, brief_id, chunk, people)
-            session.execute(
-                update(Send).where(Send.id == send_id).values(recipients=Send.recipients + count)
-            )
             session.commit()
             written += count
+        if on_chunk is not None:
+            on_chunk()
     with sessions() as session:
         begin_write(session)
         session.execute(
@@ -293,25 +299,38 @@ _COLUMNS = (
     "due_at",
     "status",
 )
-# One statement per chunk: a column of values per parameter (as arrays), unnested.
+# PostgreSQL: COPY into a per-connection scratch table (cheap in Python and on the
+# wire), then one INSERT .. SELECT .. ON CONFLICT DO NOTHING into the ledger.
+_PG_SCRATCH = text(
+    "CREATE TEMP TABLE IF NOT EXISTS briefmail_delivery_load"
+    " (send_id bigint, brief_id bigint, batch_id bigint, subscriber_id bigint, email text,"
+    " name text, topics text, due_at timestamptz, status text) ON COMMIT DELETE ROWS"
+)
+_PG_COPY = (
+    "COPY briefmail_delivery_load"
+    " (send_id, brief_id, batch_id, subscriber_id, email, name, topics, due_at, status)"
+    " FROM STDIN"
+)
 _PG_INSERT = text(
     "INSERT INTO deliveries"
     " (send_id, brief_id, batch_id, subscriber_id, email, name, topics, due_at, status)"
-    " SELECT * FROM unnest(CAST(:c0 AS bigint[]), CAST(:c1 AS bigint[]),"
-    " CAST(:c2 AS bigint[]), CAST(:c3 AS bigint[]), CAST(:c4 AS text[]),"
-    " CAST(:c5 AS text[]), CAST(:c6 AS text[]), CAST(:c7 AS timestamptz[]),"
-    " CAST(:c8 AS text[]))"
-    " ON CONFLICT DO NOTHING"
+    " SELECT send_id, brief_id, batch_id, subscriber_id, email, name, topics, due_at, status"
+    " FROM briefmail_delivery_load ON CONFLICT DO NOTHING"
 )
 
 
 def _insert_deliveries(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """One statement per chunk; rows already live for the brief are skipped."""
+    """One bulk write per chunk; rows already live for the brief are skipped."""
     if not rows:
         return
     if is_postgres(session):
-        columns = list(zip(*rows, strict=True))
-        session.execute(_PG_INSERT, {f"c{i}": list(col) for i, col in enumerate(columns)})
+        session.execute(_PG_SCRATCH)
+        # The driver's own connection (psycopg), for COPY.
+        raw: Any = session.connection().connection.dbapi_connection
+        with raw.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
+        session.execute(_PG_INSERT)
         return
     session.execute(
         sqlite.insert(DELIVERIES).on_conflict_do_nothing(),

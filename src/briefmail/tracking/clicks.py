@@ -5,7 +5,8 @@ The redirect never writes a click itself: it hands a `RawClick` to the recorder
 `tracking.clickstream`, which writes batches here too). Storing classifies each click
 with the full history at hand: the rules that need only the request, the scanner
 window after the batch was accepted, and bursts, which may straddle two batches (the
-earlier clicks of a burst are re-marked when the later ones arrive).
+earlier clicks of a burst are re-marked when the later ones arrive; `ClickStore`
+remembers the last seconds of clicks for that, so no history query is needed).
 
 Every click carries a random `event_key`, unique in the table, so a batch written
 twice (a retry after a timeout, a stream entry drained twice) is stored once.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -117,18 +119,32 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class ClickStore:
-    """Classifies and inserts batches of clicks.
+# A remembered click: (clicked_at, link_id, event_key, human). A plain tuple, not a
+# NamedTuple: the collector stops tracking exact tuples of atoms, not subclasses.
+_Seen = tuple[datetime, int, str, bool]
 
-    Remembers when each recipient's batch was accepted once it has looked it up (a
-    batch accepted stays accepted), so a busy store asks the database only about
-    recipients it has not seen.
+
+class ClickStore:
+    """Classifies and inserts batches of clicks; one store sees every click, in order.
+
+    It remembers the last few seconds of clicks it stored, per recipient, to find
+    bursts that straddle two batches without asking the database, and when each
+    recipient's batch was accepted once it has looked it up (a batch accepted stays
+    accepted). Both rely on one store seeing every click of the deployment: the one
+    web process, or the one drainer of the Redis stream (`clickstream` holds a lock
+    so only one drains at a time). `briefmail web --workers N` therefore needs Redis.
     """
 
     def __init__(self, *, window_seconds: int, max_remembered: int = 1_000_000) -> None:
         self.window_seconds = window_seconds
         self.max_remembered = max_remembered
-        self._accepted: dict[tuple[int, int], datetime] = {}
+        # Keyed by `_recipient(send_id, subscriber_id)`, an int, and holding tuples only:
+        # tens of thousands of small containers here made the cyclic garbage collector
+        # stall the event loop for ~100 ms (measured); ints and tuples of atoms it skips.
+        self._accepted: dict[int, datetime] = {}
+        self._recent: dict[int, tuple[_Seen, ...]] = {}
+        self._order: deque[tuple[datetime, int]] = deque()
+        self._latest: datetime | None = None
 
     def store(self, session: Session, clicks: Sequence[RawClick]) -> int:
         """Classify `clicks` and insert them; returns how many were new."""
@@ -140,14 +156,14 @@ class ClickStore:
         accepted = self._accepted_at(session, candidates)
         for i, click in enumerate(unique):
             if reasons[i] is None and click.subscriber_id is not None:
-                at = accepted.get((click.send_id, click.subscriber_id))
+                at = accepted.get(_recipient(click.send_id, click.subscriber_id))
                 if classifier.in_window(click.clicked_at, at, self.window_seconds):
                     reasons[i] = Reason.WINDOW
-        earlier_burst = _apply_bursts(session, unique, reasons)
+        earlier_burst = self._bursts(unique, reasons)
         if earlier_burst:
             session.execute(
                 update(Click)
-                .where(_member_of(session, Click.id, sorted(earlier_burst)))
+                .where(Click.event_key.in_(sorted(earlier_burst)))
                 .where(Click.automated.is_(False))
                 .values(automated=True, reason=Reason.BURST.value)
             )
@@ -159,16 +175,71 @@ class ClickStore:
             )
             for c, reason in zip(unique, reasons, strict=True)
         ]  # fmt: skip
-        return _insert(session, rows)
+        inserted = _insert(session, rows)
+        self._remember(unique, reasons)
+        return inserted
 
-    def _accepted_at(
-        self, session: Session, clicks: Sequence[RawClick]
-    ) -> dict[tuple[int, int], datetime]:
+    def _bursts(self, clicks: Sequence[RawClick], reasons: list[Reason | None]) -> set[str]:
+        """Mark new clicks in a burst; return event keys of remembered human ones in one."""
+        series: list[tuple[tuple[str, int | str], int, int, datetime]] = [
+            (("new", i), _recipient(c.send_id, c.subscriber_id), c.link_id, c.clicked_at)
+            for i, c in enumerate(clicks)
+            if c.subscriber_id is not None
+        ]
+        batch_keys = {c.event_key for c in clicks}
+        human_before: dict[str, int] = {}
+        for recipient in {item[1] for item in series}:
+            for at, link_id, key, human in self._recent.get(recipient, ()):
+                if key not in batch_keys:
+                    series.append((("old", key), recipient, link_id, at))
+                    if human:
+                        human_before[key] = recipient
+        earlier: set[str] = set()
+        for _kind, member in classifier.burst_members(series):
+            if isinstance(member, int):
+                if reasons[member] is None:
+                    reasons[member] = Reason.BURST
+            elif member in human_before:
+                earlier.add(member)
+        for recipient in {human_before[key] for key in earlier}:
+            self._recent[recipient] = tuple(
+                (at, link_id, key, human and key not in earlier)
+                for at, link_id, key, human in self._recent[recipient]
+            )
+        return earlier
+
+    def _remember(self, clicks: Sequence[RawClick], reasons: Sequence[Reason | None]) -> None:
+        """Keep the last few seconds of clicks per recipient for the next batch."""
+        latest = max(c.clicked_at for c in clicks)
+        if self._latest is None or latest > self._latest:
+            self._latest = latest
+        cutoff = self._latest - timedelta(seconds=2 * classifier.BURST_SECONDS)
+        recent, order = self._recent, self._order
+        for click, reason in zip(clicks, reasons, strict=True):
+            if click.subscriber_id is None or click.clicked_at < cutoff:
+                continue
+            recipient = _recipient(click.send_id, click.subscriber_id)
+            seen = (click.clicked_at, click.link_id, click.event_key, reason is None)
+            recent[recipient] = (*recent.get(recipient, ()), seen)
+            order.append((click.clicked_at, recipient))
+        # Forget in arrival order: each remembered click is looked at once more, here.
+        while order and order[0][0] < cutoff:
+            _, recipient = order.popleft()
+            remembered = recent.get(recipient)
+            if remembered is None:
+                continue
+            kept = tuple(s for s in remembered if s[0] >= cutoff)
+            if kept:
+                recent[recipient] = kept
+            else:
+                del recent[recipient]
+
+    def _accepted_at(self, session: Session, clicks: Sequence[RawClick]) -> dict[int, datetime]:
         known = self._accepted
         wanted = {
             (c.send_id, c.subscriber_id)
             for c in clicks
-            if c.subscriber_id is not None and (c.send_id, c.subscriber_id) not in known
+            if c.subscriber_id is not None and _recipient(c.send_id, c.subscriber_id) not in known
         }
         if wanted:
             if len(known) + len(wanted) > self.max_remembered:
@@ -186,61 +257,18 @@ class ClickStore:
             )
             for send_id, subscriber_id, at in rows:
                 if at is not None and subscriber_id is not None:
-                    known[(send_id, subscriber_id)] = clock.as_utc(at)
+                    known[_recipient(send_id, subscriber_id)] = clock.as_utc(at)
         return known
 
 
+def _recipient(send_id: int, subscriber_id: int) -> int:
+    """One int for (send, subscriber): subscriber ids stay below 2**40."""
+    return (send_id << 40) | subscriber_id
+
+
 def store_clicks(session: Session, clicks: Sequence[RawClick], *, window_seconds: int) -> int:
-    """Classify and insert one batch with a fresh `ClickStore`; returns how many were new."""
+    """Classify and insert one batch with a fresh `ClickStore` (no memory of earlier ones)."""
     return ClickStore(window_seconds=window_seconds).store(session, clicks)
-
-
-def _apply_bursts(
-    session: Session, clicks: Sequence[RawClick], reasons: list[Reason | None]
-) -> set[int]:
-    """Set BURST on new clicks in a burst; return ids of stored human clicks in one."""
-    series: list[tuple[tuple[str, int], Any, int, datetime]] = [
-        (("new", i), (c.send_id, c.subscriber_id), c.link_id, c.clicked_at)
-        for i, c in enumerate(clicks)
-        if c.subscriber_id is not None
-    ]
-    if not series:
-        return set()
-    span = timedelta(seconds=classifier.BURST_SECONDS)
-    low = min(item[3] for item in series) - span
-    high = max(item[3] for item in series) + span
-    subscriber_ids = sorted({c.subscriber_id for c in clicks if c.subscriber_id is not None})
-    event_keys = {c.event_key for c in clicks}
-    human_before: set[int] = set()
-    rows = session.execute(
-        select(
-            Click.id,
-            Click.send_id,
-            Click.subscriber_id,
-            Click.link_id,
-            Click.clicked_at,
-            Click.automated,
-            Click.event_key,
-        ).where(
-            _member_of(session, Click.subscriber_id, subscriber_ids),
-            Click.clicked_at >= low,
-            Click.clicked_at <= high,
-        )
-    )
-    for click_id, send_id, subscriber_id, link_id, at, automated, key in rows:
-        if key in event_keys:
-            continue  # the same click drained twice
-        series.append((("db", click_id), (send_id, subscriber_id), link_id, clock.as_utc(at)))
-        if not automated:
-            human_before.add(click_id)
-    earlier: set[int] = set()
-    for kind, index in classifier.burst_members(series):
-        if kind == "new":
-            if reasons[index] is None:
-                reasons[index] = Reason.BURST
-        elif index in human_before:
-            earlier.add(index)
-    return earlier
 
 
 def _member_of(

@@ -4,8 +4,12 @@ With a Redis URL configured, the recorder XADDs each batch in one pipelined roun
 (`RedisStreamSink`) and `drain_stream` moves entries into the database in batches,
 acknowledging and deleting them only after the insert committed. A crash or a
 database outage leaves entries pending for their consumer (read again first) or, once
-idle for a while, for any other consumer to claim. The web app runs a drainer beside
-its recorder; a worker may call `drain_stream` too.
+idle for a while, for any other consumer to claim.
+
+Every web process runs a drainer beside its recorder, but only the holder of a short
+Redis lease (`hold_drain_lease`) drains: one `ClickStore` then sees every click in
+order, which is what lets it find bursts from memory. When the holder dies its lease
+lapses within seconds and another process takes over, claiming what was left pending.
 """
 
 from __future__ import annotations
@@ -24,6 +28,29 @@ log = logging.getLogger(__name__)
 
 STREAM = "briefmail:clicks"
 GROUP = "briefmail-clicks"
+LEASE = "briefmail:clicks:drainer"
+
+# Take the lease if free, renew it if ours; 1 if we hold it afterwards.
+_HOLD = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def hold_drain_lease(client: redis.Redis[bytes], consumer: str, *, ttl_ms: int = 5000) -> bool:
+    """True if `consumer` is (now) the one drainer; call again well within `ttl_ms`."""
+    return bool(client.eval(_HOLD, 1, LEASE, consumer, ttl_ms))  # type: ignore[no-untyped-call]
+
+
+def release_drain_lease(client: redis.Redis[bytes], consumer: str) -> None:
+    client.eval(_RELEASE, 1, LEASE, consumer)  # type: ignore[no-untyped-call]
 
 
 class RedisStreamSink:

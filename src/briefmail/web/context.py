@@ -29,9 +29,16 @@ from briefmail.config import Settings
 from briefmail.db.models import SendLink
 from briefmail.db.session import session_factory
 from briefmail.tracking.clicks import ClickStore
-from briefmail.tracking.clickstream import RedisStreamSink, drain_stream, ensure_group
+from briefmail.tracking.clickstream import (
+    RedisStreamSink,
+    drain_stream,
+    ensure_group,
+    hold_drain_lease,
+    release_drain_lease,
+)
 from briefmail.tracking.events import PROVIDERS
-from briefmail.tracking.recorder import ClickRecorder, ClickSink, DatabaseSink
+from briefmail.tracking.recorder import ClickRecorder, ClickSink
+from briefmail.tracking.writer import WriterProcessSink
 from briefmail.web.confirmation import Mailer, backend_mailer
 from briefmail.web.linkcache import SendLinkCache
 from briefmail.web.pages import Pages
@@ -66,7 +73,9 @@ class WebContext:
         if redis_url:
             sink = RedisStreamSink(redis.asyncio.Redis.from_url(redis_url))
         else:
-            sink = DatabaseSink(sessions, window_seconds=settings.scanner_window_seconds)
+            sink = WriterProcessSink(
+                settings.database_url, window_seconds=settings.scanner_window_seconds
+            )
         key_text = settings.sendgrid_webhook_public_key
         return cls(
             settings=settings,
@@ -117,17 +126,27 @@ class WebContext:
                 self._drain_stop.set()
                 await self._drain_task
                 await self._final_drain()
-            if isinstance(self.recorder.sink, RedisStreamSink):
-                await self.recorder.sink.client.aclose()  # type: ignore[attr-defined,unused-ignore]
+            sink = self.recorder.sink
+            if isinstance(sink, RedisStreamSink):
+                await sink.client.aclose()  # type: ignore[attr-defined,unused-ignore]
+            elif isinstance(sink, WriterProcessSink):
+                await asyncio.to_thread(sink.close)  # type: ignore[attr-defined,unused-ignore]
+
+    @property
+    def _consumer(self) -> str:
+        return f"{socket.gethostname()}-{os.getpid()}"
 
     def _drain_once(self, client: redis.Redis[bytes], block_ms: int | None) -> int:
+        """One pass if this process holds the drain lease; -1 if another process does."""
+        if not hold_drain_lease(client, self._consumer):
+            return -1
         if self._stream_store is None:
             self._stream_store = ClickStore(window_seconds=self.settings.scanner_window_seconds)
         return drain_stream(
             client,
             self.sessions,
             store=self._stream_store,
-            consumer=f"{socket.gethostname()}-{os.getpid()}",
+            consumer=self._consumer,
             block_ms=block_ms,
         )
 
@@ -140,32 +159,33 @@ class WebContext:
             await asyncio.to_thread(ensure_group, client)
             while not self._drain_stop.is_set():
                 try:
-                    await asyncio.to_thread(self._drain_once, client, 200)
-                    delay = 0.0
-                    continue
+                    drained = await asyncio.to_thread(self._drain_once, client, 200)
+                    delay = 1.0 if drained < 0 else 0.0  # standby: another process drains
                 except Exception as exc:  # database or Redis down: keep entries, retry
                     log.warning("click stream: drain failed: %s", exc)
                     delay = min(max(delay * 2, 0.2), 5.0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._drain_stop.wait(), delay)
+                if delay:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._drain_stop.wait(), delay)
         except Exception as exc:
             log.error("click stream: drainer stopped: %s", exc)
         finally:
             client.close()
 
     async def _final_drain(self, timeout: float = 30.0) -> None:
-        """On shutdown, store what this process put on the stream, while the DB answers."""
+        """On shutdown, store what is on the stream (if this process is the drainer)."""
         client = redis.Redis.from_url(self.redis_url)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
             while loop.time() < deadline:
                 try:
-                    if not await asyncio.to_thread(self._drain_once, client, None):
-                        return
+                    if await asyncio.to_thread(self._drain_once, client, None) <= 0:
+                        break
                 except Exception as exc:
                     log.warning("click stream: final drain failed: %s", exc)
                     await asyncio.sleep(0.5)
+            await asyncio.to_thread(release_drain_lease, client, self._consumer)
         finally:
             client.close()
 

@@ -11,8 +11,9 @@ off because we track clicks ourselves and put our own List-Unsubscribe headers i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from email.utils import parseaddr
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -121,7 +122,7 @@ def build_body(batch: OutgoingBatch) -> dict[str, Any]:
                 "to": [to],
                 "substitutions": substitutions,
                 "custom_args": custom_args,
-                "headers": dict(r.headers),
+                "headers": r.headers,
             }
         )
     body: dict[str, Any] = {
@@ -141,7 +142,8 @@ def build_body(batch: OutgoingBatch) -> dict[str, Any]:
 
 
 def _check_size(email: str, *maps: dict[str, str]) -> None:
-    size = sum(len(k.encode()) + len(v.encode()) for m in maps for k, v in m.items())
+    blob = "".join(chain.from_iterable(chain.from_iterable(m.items() for m in maps)))
+    size = len(blob) if blob.isascii() else len(blob.encode())
     if size > MAX_PERSONALIZATION_BYTES:
         raise PermanentError(
             f"{email}: substitutions and custom_args take {size} bytes; SendGrid allows "
@@ -149,7 +151,7 @@ def _check_size(email: str, *maps: dict[str, str]) -> None:
         )
 
 
-def _check_headers(headers: Sequence[str] | Any) -> None:
+def _check_headers(headers: Mapping[str, str]) -> None:
     for name in headers:
         if name.lower() in RESERVED_HEADERS:
             raise PermanentError(f"header {name!r} is reserved by SendGrid")

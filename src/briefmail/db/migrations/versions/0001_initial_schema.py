@@ -258,7 +258,7 @@ def upgrade() -> None:
     with op.batch_alter_table("clicks", schema=None) as batch_op:
         batch_op.create_index("ix_clicks_send_id_link_id", ["send_id", "link_id"], unique=False)
         batch_op.create_index(
-            "ix_clicks_subscriber_id_clicked_at", ["subscriber_id", "clicked_at"], unique=False
+            batch_op.f("ix_clicks_subscriber_id"), ["subscriber_id"], unique=False
         )
 
     op.create_table(
@@ -351,7 +351,7 @@ def downgrade() -> None:
     op.drop_table("deliveries")
     op.drop_table("send_links")
     with op.batch_alter_table("clicks", schema=None) as batch_op:
-        batch_op.drop_index("ix_clicks_subscriber_id_clicked_at")
+        batch_op.drop_index(batch_op.f("ix_clicks_subscriber_id"))
         batch_op.drop_index("ix_clicks_send_id_link_id")
 
     op.drop_table("clicks")
