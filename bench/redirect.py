@@ -64,6 +64,9 @@ PG_ADMIN = os.environ.get(
     "BRIEFMAIL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("BRIEFMAIL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+# granian is not a dependency: point this at a folder it is installed in to compare it
+# (uv pip install --target DIR granian), or install it into the environment.
+GRANIAN_PATH = os.environ.get("BRIEFMAIL_BENCH_GRANIAN_PATH", "")
 
 
 @dataclass
@@ -310,26 +313,18 @@ def bench_real_app(
     clear_clicks(url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    env = app_env(url, redis)
     if server == "granian":
-        command = [
-            "granian",
-            "--interface",
-            "asgi",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--no-ws",
-            "briefmail.web.app:create_app",
-        ]
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+                   "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+                   "--http", "1", "--no-ws", "--workers", "1", "--log-level", "warning",
+                   "briefmail.web.app:create_app"]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [GRANIAN_PATH, str(ROOT)]))
     else:
         command = [sys.executable, "-m", "briefmail", "web", "--port", str(port)]
     proc = subprocess.Popen(
         command,
-        env=app_env(url, redis),
+        env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -417,6 +412,14 @@ http {{
         proc.wait(timeout=30)
 
 
+def granian_available() -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import granian"],
+        env={**os.environ, "PYTHONPATH": GRANIAN_PATH}, capture_output=True, check=False,
+    )
+    return probe.returncode == 0
+
+
 def redis_available() -> bool:
     try:
         import redis
@@ -483,7 +486,7 @@ def main() -> None:
                     )
                 )
                 redis.Redis.from_url(REDIS_URL).flushdb()
-            if (not only or "granian" in only) and shutil.which("granian"):
+            if (not only or "granian" in only) and granian_available():
                 results.append(
                     bench_real_app(
                         f"briefmail app on granian, clicks -> {kind}",

@@ -79,7 +79,6 @@ def start_fake() -> tuple[subprocess.Popen[str], str]:
 
 
 def seed(url: str, count: int, rng: random.Random) -> str:
-    from briefmail.audience.subscribers import new_secret
     from briefmail.audience.topics import ensure_topics
     from briefmail.briefs.store import approve_brief, import_brief
     from briefmail.db.models import Subscriber, subscriber_topics
@@ -91,7 +90,7 @@ def seed(url: str, count: int, rng: random.Random) -> str:
         ).slug
         approve_brief(session, slug, "bench")
         ensure_topics(session, TOPICS)
-    engine = create_engine(url.replace("postgresql+psycopg", "postgresql+psycopg"))
+    engine = create_engine(url)
     now = "2024-01-01T00:00:00+00:00"
     with engine.begin() as conn:
         rows = [
@@ -101,7 +100,7 @@ def seed(url: str, count: int, rng: random.Random) -> str:
                 "name": f"Reader {i}",
                 "status": "active",
                 "timezone": None,
-                "secret": new_secret(),
+                "secret": f"{rng.getrandbits(128):032x}",  # fixed seed
                 "created_at": now,
                 "updated_at": now,
             }
@@ -168,8 +167,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--pool", default="threads", help="celery pool of each worker")
-    parser.add_argument("--threads", type=int, default=2, help="concurrency of each worker")
+    parser.add_argument("--pool", default="solo", help="celery pool of each worker")
+    parser.add_argument("--threads", type=int, default=1, help="concurrency of each worker")
     args = parser.parse_args()
     rng = random.Random(20240108)
 

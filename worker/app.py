@@ -52,7 +52,6 @@ def make_app() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_transport_options=transport,
-        result_backend_transport_options=transport,
         task_ignore_result=True,
         result_expires=3600,
         task_serializer="json",

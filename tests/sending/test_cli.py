@@ -154,3 +154,29 @@ def test_schedule_weekly_and_show(briefmail: Callable[..., Ran]) -> None:
     bad = briefmail("schedule", "weekly", "--day", "mon", "--time", "9am", "--tz", "UTC")
     assert bad.returncode == 2
     assert EXAMPLE_BRIEF.exists()
+
+
+def test_a_later_send_waits_for_run_due_without_a_broker(
+    briefmail: Callable[..., Ran], tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from briefmail import clock
+    from tests.sending.helpers import T0
+
+    clock.set_now(T0)
+    with session_scope() as session:
+        slug = store_brief(session)
+        add_people(session, 2, topics=["learning-design"])
+    later = (T0 + timedelta(hours=1)).isoformat()
+    scheduled = briefmail("send", slug, "--at", later)
+    assert scheduled.returncode == 0, scheduled.stderr
+    assert "briefmail worker" in scheduled.stderr  # nothing runs it in this process
+    send_id = int(scheduled.stdout.strip().splitlines()[-1])
+    assert "started 0 send(s)" in briefmail("sends", "run-due").stdout  # not due yet
+    assert not (tmp_path / "outbox").exists()
+    clock.set_now(T0 + timedelta(hours=1, seconds=1))
+    ran = briefmail("sends", "run-due")
+    assert "started 1 send(s)" in ran.stdout
+    shown = json.loads(briefmail("sends", "show", str(send_id), "--json").stdout)
+    assert (shown["status"], shown["accepted"]) == ("sent", 2)

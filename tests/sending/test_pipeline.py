@@ -88,3 +88,18 @@ def test_sending_again_never_mails_anyone_twice(db_url: str, tmp_path: Path) -> 
     with session_scope() as session:
         emails = session.scalars(select(Delivery.email).where(Delivery.send_id == second)).all()
     assert emails == ["late@example.org"]
+
+
+def test_topics_narrow_the_segment_but_keep_all_topics_readers(db_url: str, tmp_path: Path) -> None:
+    clock.set_now(T0)
+    with session_scope() as session:
+        slug = store_brief(session)
+        add_people(session, 2, prefix="design", topics=["learning-design"])
+        add_people(session, 2, prefix="accred", topics=["accreditation-operations"])
+        add_people(session, 1, prefix="all")
+        send_id = service.create_send(session, slug, at=T0, now=T0, topics=["Learning design"]).id
+    view = service.drain_send(make_engine(OutboxBackend(tmp_path / "o")), send_id)
+    with session_scope() as session:
+        emails = sorted(session.scalars(select(Delivery.email).where(Delivery.send_id == send_id)))
+    assert emails == ["all0@example.org", "design0@example.org", "design1@example.org"]
+    assert view.accepted == 3

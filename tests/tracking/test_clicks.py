@@ -17,13 +17,14 @@ from briefmail.db.session import dispose_engines, get_engine, session_factory, s
 from briefmail.tracking.clicks import ClickStore, RawClick, new_event_key, store_clicks
 from briefmail.tracking.clickstream import (
     STREAM,
-    RedisStreamSink,
+    add_to_stream,
     drain_stream,
     ensure_group,
     hold_drain_lease,
     release_drain_lease,
 )
 from briefmail.tracking.recorder import ClickRecorder, DatabaseSink
+from briefmail.tracking.writer import WriterProcessSink
 from tests.tracking.factories import T0, build_world
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15) AppleWebKit/605.1.15 Safari/605.1.15"
@@ -227,13 +228,7 @@ def test_redis_stream_then_drain_into_the_database(db_url, redis_url) -> None:
     made = [raw(world, world.subscribers[i], 1, 900 + i) for i in range(3)]
     client = redis.Redis.from_url(redis_url)
     ensure_group(client)
-
-    async def add() -> None:
-        aclient = redis.asyncio.Redis.from_url(redis_url)
-        await RedisStreamSink(aclient).write(made)
-        await aclient.aclose()
-
-    asyncio.run(add())
+    add_to_stream(client, made)
     assert client.xlen(STREAM) == 3
     sessions = session_factory(db_url)
     assert drain_stream(client, sessions, window_seconds=60, consumer="t1") == 3
@@ -275,3 +270,33 @@ def test_one_drainer_at_a_time(redis_url) -> None:
     release_drain_lease(client, "web-1")
     assert hold_drain_lease(client, "web-2")
     client.close()
+
+
+def test_writer_process_stores_batches_and_survives_its_own_death(db_url) -> None:
+    world = build_world(db_url)
+    sink = WriterProcessSink(db_url, window_seconds=60)
+    first = [raw(world, world.subscribers[0], 1, 900 + i * 10) for i in range(3)]
+    second = [raw(world, world.subscribers[1], 2, 900 + i * 10) for i in range(3)]
+    try:
+        asyncio.run(sink.write(first))
+        dead = sink._proc
+        assert dead is not None
+        dead.kill()  # the writer dies between batches
+        dead.join()
+        asyncio.run(sink.write(second))  # a new writer is started for the next one
+        assert sink._proc is not None
+        assert sink._proc.pid != dead.pid
+    finally:
+        sink.close()
+    assert set(stored(db_url)) == {c.event_key for c in first + second}
+
+
+def test_writer_process_reports_database_errors(tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir'}/x.db"
+    sink = WriterProcessSink(missing, window_seconds=60)
+    click = RawClick(new_event_key(), 1, 1, 1, T0, "GET", None, "", "")
+    try:
+        with pytest.raises((RuntimeError, ConnectionError)):
+            asyncio.run(sink.write([click]))
+    finally:
+        sink.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from briefmail.db.models import Batch, Delivery
+from briefmail.db.models import Batch, Delivery, Send
 from briefmail.db.session import session_scope
 from briefmail.sending import service
 from tests.conftest import ROOT
@@ -46,18 +46,24 @@ def test_sigkill_mid_send_then_restart_mails_everyone_exactly_once(
     workers.append(Worker(env, tmp_path / "worker1.log"))
     workers[0].wait_ready()
 
-    sent = subprocess.run(
-        [sys.executable, "-m", "briefmail", "send", slug, "--now"],
+    # `send --now --wait` watches the send from the database while workers run it.
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "briefmail", "send", slug, "--now", "--wait"],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
-        check=True,
     )
-    send_id = int(sent.stdout.strip().splitlines()[-1])
-    assert fake.wait_for_requests(4, timeout=60)
+    if not fake.wait_for_requests(4, timeout=60):
+        waiting.kill()
+        out, err = waiting.communicate()
+        raise AssertionError(
+            f"no requests; send said:\n{out}\n{err}\n{workers[0].log.read_text()[-2000:]}"
+        )
     workers[0].kill()
+    with session_scope() as session:
+        send_id = session.scalars(select(Send.id)).one()
 
     before = _batches(send_id)
     assert "sending" in before.values()  # the kill caught a batch in flight
@@ -92,6 +98,11 @@ def test_sigkill_mid_send_then_restart_mails_everyone_exactly_once(
             timeout=60,
         )
     wait_until(lambda: _status(send_id) == "sent", what="send finished")
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert out.strip().splitlines()[-1] == str(send_id)  # the id, last
+    assert f"send {send_id} (brief)" in out
+    assert "sent" in err  # the progress bar's last state
 
     counts = Counter(p["email"] for p in fake.accepted)
     with session_scope() as session:

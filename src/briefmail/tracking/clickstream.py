@@ -1,25 +1,29 @@
 """The Redis click stream: clicks that outlive the web process that answered them.
 
-With a Redis URL configured, the recorder XADDs each batch in one pipelined round trip
-(`RedisStreamSink`) and `drain_stream` moves entries into the database in batches,
+With a Redis URL configured, the click writer XADDs each batch in one pipelined round
+trip (`add_to_stream`) and `drain_stream` moves entries into the database in batches,
 acknowledging and deleting them only after the insert committed. A crash or a
 database outage leaves entries pending for their consumer (read again first) or, once
 idle for a while, for any other consumer to claim.
 
-Every web process runs a drainer beside its recorder, but only the holder of a short
-Redis lease (`hold_drain_lease`) drains: one `ClickStore` then sees every click in
+Every web process runs a `StreamDrainer` in its click writer, but only the holder of
+a short Redis lease (`hold_drain_lease`) drains: one `ClickStore` then sees every click in
 order, which is what lets it find bursts from memory. When the holder dies its lease
 lapses within seconds and another process takes over, claiming what was left pending.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import redis
-import redis.asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
 from briefmail.tracking.clicks import ClickStore, RawClick
@@ -53,18 +57,12 @@ def release_drain_lease(client: redis.Redis[bytes], consumer: str) -> None:
     client.eval(_RELEASE, 1, LEASE, consumer)  # type: ignore[no-untyped-call]
 
 
-class RedisStreamSink:
-    """XADD each batch to the click stream in one pipelined round trip."""
-
-    def __init__(self, client: redis.asyncio.Redis[bytes], *, stream: str = STREAM) -> None:
-        self.client = client
-        self.stream = stream
-
-    async def write(self, clicks: Sequence[RawClick]) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for click in clicks:
-                pipe.xadd(self.stream, click.to_fields())  # type: ignore[arg-type,unused-ignore]
-            await pipe.execute()
+def add_to_stream(client: redis.Redis[bytes], clicks: Sequence[RawClick]) -> None:
+    """XADD a batch in one pipelined round trip."""
+    pipe = client.pipeline(transaction=False)
+    for click in clicks:
+        pipe.xadd(STREAM, click.to_fields())  # type: ignore[arg-type,unused-ignore]
+    pipe.execute()
 
 
 def ensure_group(client: redis.Redis[bytes], *, stream: str = STREAM, group: str = GROUP) -> None:
@@ -148,3 +146,51 @@ def _entries(reply: Any) -> list[tuple[Any, Any]]:
     if not reply:
         return []
     return [(entry_id, fields) for _stream, items in reply for entry_id, fields in items]
+
+
+class StreamDrainer:
+    """Drains the stream into the database while this process holds the lease."""
+
+    def __init__(
+        self, client: redis.Redis[bytes], sessions: sessionmaker[Session], *, window_seconds: int
+    ) -> None:
+        self.client = client
+        self.sessions = sessions
+        self.store = ClickStore(window_seconds=window_seconds)
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+
+    def drain_once(self, block_ms: int | None) -> int:
+        """One pass; -1 when another process holds the lease."""
+        if not hold_drain_lease(self.client, self.consumer):
+            return -1
+        return drain_stream(
+            self.client, self.sessions, store=self.store, consumer=self.consumer,
+            block_ms=block_ms,
+        )  # fmt: skip
+
+    def run(self, stop: threading.Event) -> None:
+        """Drain until `stop` is set; failures (database or Redis down) back off and retry."""
+        delay = 0.0
+        while not stop.is_set():
+            try:
+                ensure_group(self.client)
+                drained = self.drain_once(200)
+                delay = 1.0 if drained < 0 else 0.0  # standby while another process drains
+            except Exception as exc:
+                log.warning("click stream: drain failed: %s", exc)
+                delay = min(max(delay * 2, 0.2), 5.0)
+            if delay:
+                stop.wait(delay)
+
+    def final_drain(self, timeout: float = 30.0) -> None:
+        """On shutdown: store what is on the stream (if ours to drain), release the lease."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.drain_once(None) <= 0:
+                    break
+            except Exception as exc:
+                log.warning("click stream: final drain failed: %s", exc)
+                time.sleep(0.5)
+        with contextlib.suppress(redis.RedisError):  # else the lease lapses by itself
+            release_drain_lease(self.client, self.consumer)
