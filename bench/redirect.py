@@ -315,10 +315,28 @@ def bench_real_app(
     base = f"http://127.0.0.1:{port}"
     env = app_env(url, redis)
     if server == "granian":
-        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
-                   "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
-                   "--http", "1", "--no-ws", "--workers", "1", "--log-level", "warning",
-                   "briefmail.web.app:create_app"]
+        command = [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "1",
+            "--no-ws",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "briefmail.web.app:create_app",
+        ]
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [GRANIAN_PATH, str(ROOT)]))
     else:
         command = [sys.executable, "-m", "briefmail", "web", "--port", str(port)]
@@ -415,7 +433,9 @@ http {{
 def granian_available() -> bool:
     probe = subprocess.run(
         [sys.executable, "-c", "import granian"],
-        env={**os.environ, "PYTHONPATH": GRANIAN_PATH}, capture_output=True, check=False,
+        env={**os.environ, "PYTHONPATH": GRANIAN_PATH},
+        capture_output=True,
+        check=False,
     )
     return probe.returncode == 0
 
@@ -446,6 +466,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per target")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every target this many times, in a rotating order; report the median",
+    )
+    parser.add_argument(
         "--db",
         choices=["postgresql", "sqlite"],
         default=None,
@@ -457,78 +483,64 @@ def main() -> None:
     need("nginx")
     only = set(filter(None, args.only.split(",")))
     kind = args.db or ("postgresql" if postgres_available() else "sqlite")
+    wanted = [t for t in ("app", "redis", "granian", "bare", "nginx") if not only or t in only]
+    if "redis" in wanted and not redis_available():
+        wanted.remove("redis")
+    if "granian" in wanted and not granian_available():
+        wanted.remove("granian")
 
+    runs: dict[str, list[Result]] = {t: [] for t in wanted}
     with tempfile.TemporaryDirectory(prefix="bench-redirect-") as tmp:
         workdir = Path(tmp)
         url, pg_name = make_database(kind, workdir)
         try:
             paths = seed(url)
             script = lua_script(paths, workdir)
-            results: list[Result] = []
-            if not only or "app" in only:
-                results.append(
-                    bench_real_app(
-                        f"briefmail web, clicks -> {kind} (recording on)", url, paths, script, args
-                    )
-                )
-            if (not only or "redis" in only) and redis_available():
-                import redis
-
-                redis.Redis.from_url(REDIS_URL).flushdb()
-                results.append(
-                    bench_real_app(
-                        f"briefmail web, clicks -> Redis stream -> {kind}",
-                        url,
-                        paths,
-                        script,
-                        args,
-                        redis=REDIS_URL,
-                    )
-                )
-                redis.Redis.from_url(REDIS_URL).flushdb()
-            if (not only or "granian" in only) and granian_available():
-                results.append(
-                    bench_real_app(
-                        f"briefmail app on granian, clicks -> {kind}",
-                        url,
-                        paths,
-                        script,
-                        args,
-                        server="granian",
-                    )
-                )
-            if not only or "bare" in only:
-                results.append(bench_bare(script, args))
-            if not only or "nginx" in only:
-                results.append(bench_nginx(script, args, workdir))
+            targets = {
+                "app": lambda: bench_real_app(
+                    f"briefmail web, clicks -> {kind} (recording on)", url, paths, script, args
+                ),
+                "redis": lambda: bench_redis(kind, url, paths, script, args),
+                "granian": lambda: bench_real_app(
+                    f"briefmail app on granian, clicks -> {kind}",
+                    url,
+                    paths,
+                    script,
+                    args,
+                    server="granian",
+                ),
+                "bare": lambda: bench_bare(script, args),
+                "nginx": lambda: bench_nginx(script, args, workdir),
+            }
+            for round_ in range(args.rounds):
+                order = wanted[round_ % len(wanted) :] + wanted[: round_ % len(wanted)]
+                for target in order:
+                    runs[target].append(targets[target]())
         finally:
             drop_database(pg_name)
 
+    results = [sorted(r, key=lambda x: x.rate)[len(r) // 2] for r in runs.values()]
     machine = f"{platform.platform()}, {os.cpu_count()} CPUs"
     print(f"\nMachine: {machine}, Python {platform.python_version()}")
-    print(f"wrk -t2 -c{args.connections} -d{args.duration}s, {len(paths):,} distinct tokens\n")
+    print(
+        f"wrk -t2 -c{args.connections} -d{args.duration}s, {len(paths):,} distinct tokens, "
+        f"{args.rounds} round(s), median shown\n"
+    )
     print("| target | redirects/s | p50 ms | p99 ms | requests | errors | clicks stored |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for result in results:
         print(result.row())
-    lost = [r for r in results if r.clicks_stored is not None and r.clicks_stored < r.requests]
-    bare = next((r for r in results if r.name.startswith("bare")), None)
-    app = next(
-        (
-            r
-            for r in results
-            if r.name.startswith("briefmail web, clicks -> ") and "Redis" not in r.name
-        ),
-        None,
-    )
+    every = [r for rs in runs.values() for r in rs]
+    lost = [r for r in every if r.clicks_stored is not None and r.clicks_stored < r.requests]
     print()
-    for r in results:
+    for r in every:
         if r.clicks_stored is not None:
             print(
                 f"{r.name}: {r.clicks_stored:,} clicks stored for {r.requests:,} answered "
                 f"requests ({'none lost' if r.clicks_stored >= r.requests else 'LOST CLICKS'})"
             )
-    if app and bare:
+    if runs.get("app") and runs.get("bare"):
+        app, bare = results[wanted.index("app")], results[wanted.index("bare")]
         verdict = "met" if app.rate >= bare.rate and app.p99_ms < 20 else "NOT met"
         print(
             f"goal (rate >= bare app, p99 < 20 ms): {verdict} "
@@ -536,6 +548,21 @@ def main() -> None:
         )
     if lost:
         sys.exit(1)
+
+
+def bench_redis(
+    kind: str, url: str, paths: list[str], script: Path, args: argparse.Namespace
+) -> Result:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    try:
+        return bench_real_app(
+            f"briefmail web, clicks -> Redis stream -> {kind}",
+            url, paths, script, args, redis=REDIS_URL,
+        )  # fmt: skip
+    finally:
+        redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     send_lease_seconds: int = Field(
         300,
         ge=10,
-        description="A batch claimed longer ago than this by a silent worker is settled as an orphan.",
+        description="A batch claimed longer ago than this by a silent worker is settled.",
     )
     http_timeout_seconds: float = Field(
         30.0, gt=0, description="Timeout of each provider HTTP request (connect and read)."

@@ -42,6 +42,7 @@ def test_get_shows_a_confirm_form_and_changes_nothing(db_url, start_server) -> N
     assert '<form method="post">' in page.text
     assert world.emails[sub] in page.text
     assert "/preferences/" in page.text
+    assert httpx.head(f"{server.url}/u/{token_for(world, sub)}").status_code == 200
     assert state(db_url, world, sub) == ("active", "accepted")
 
 

@@ -115,24 +115,36 @@ def burst_members(
     by_recipient: dict[Hashable, list[tuple[datetime, int, K]]] = {}
     for key, recipient, link_id, clicked_at in clicks:
         by_recipient.setdefault(recipient, []).append((clicked_at, link_id, key))
-    span = timedelta(seconds=seconds)
     members: set[K] = set()
     for series in by_recipient.values():
-        if len({link for _, link, _ in series}) < min_links:
-            continue
-        series.sort(key=lambda item: item[0])
-        start = unmarked = 0
-        counts: dict[int, int] = {}
-        for end, (at, link, _) in enumerate(series):
-            counts[link] = counts.get(link, 0) + 1
-            while at - series[start][0] > span:
-                old = series[start][1]
-                counts[old] -= 1
-                if not counts[old]:
-                    del counts[old]
-                start += 1
-            if len(counts) >= min_links:
-                # every click of the qualifying run; each one is added once
-                members.update(k for _, _, k in series[max(start, unmarked) : end + 1])
-                unmarked = end + 1
+        members.update(recipient_burst(series, min_links=min_links, seconds=seconds))
+    return members
+
+
+def recipient_burst(
+    series: list[tuple[datetime, int, K]],
+    *,
+    min_links: int = BURST_LINKS,
+    seconds: float = BURST_SECONDS,
+) -> list[K]:
+    """Keys of one recipient's (clicked_at, link_id, key) clicks that are in a burst."""
+    if len({link for _, link, _ in series}) < min_links:
+        return []
+    series.sort(key=lambda item: item[0])
+    span = timedelta(seconds=seconds)
+    members: list[K] = []
+    start = unmarked = 0
+    counts: dict[int, int] = {}
+    for end, (at, link, _) in enumerate(series):
+        counts[link] = counts.get(link, 0) + 1
+        while at - series[start][0] > span:
+            old = series[start][1]
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
+            start += 1
+        if len(counts) >= min_links:
+            # every click of the qualifying run; each one is added once
+            members.extend(k for _, _, k in series[max(start, unmarked) : end + 1])
+            unmarked = end + 1
     return members

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.types import Text, TypeEngine
 
 from briefmail import clock
 from briefmail.db.models import Batch, Click, Delivery
@@ -163,7 +164,7 @@ class ClickStore:
         if earlier_burst:
             session.execute(
                 update(Click)
-                .where(Click.event_key.in_(sorted(earlier_burst)))
+                .where(_member_of(session, Click.event_key, sorted(earlier_burst), Text()))
                 .where(Click.automated.is_(False))
                 .values(automated=True, reason=Reason.BURST.value)
             )
@@ -181,31 +182,38 @@ class ClickStore:
 
     def _bursts(self, clicks: Sequence[RawClick], reasons: list[Reason | None]) -> set[str]:
         """Mark new clicks in a burst; return event keys of remembered human ones in one."""
-        series: list[tuple[tuple[str, int | str], int, int, datetime]] = [
-            (("new", i), _recipient(c.send_id, c.subscriber_id), c.link_id, c.clicked_at)
-            for i, c in enumerate(clicks)
-            if c.subscriber_id is not None
-        ]
+        batch: dict[int, list[tuple[datetime, int, int | str]]] = {}
+        for i, c in enumerate(clicks):
+            if c.subscriber_id is not None:
+                recipient = _recipient(c.send_id, c.subscriber_id)
+                batch.setdefault(recipient, []).append((c.clicked_at, c.link_id, i))
         batch_keys = {c.event_key for c in clicks}
-        human_before: dict[str, int] = {}
-        for recipient in {item[1] for item in series}:
-            for at, link_id, key, human in self._recent.get(recipient, ()):
-                if key not in batch_keys:
-                    series.append((("old", key), recipient, link_id, at))
-                    if human:
-                        human_before[key] = recipient
+        span = timedelta(seconds=classifier.BURST_SECONDS)
         earlier: set[str] = set()
-        for _kind, member in classifier.burst_members(series):
-            if isinstance(member, int):
-                if reasons[member] is None:
-                    reasons[member] = Reason.BURST
-            elif member in human_before:
-                earlier.add(member)
-        for recipient in {human_before[key] for key in earlier}:
-            self._recent[recipient] = tuple(
-                (at, link_id, key, human and key not in earlier)
-                for at, link_id, key, human in self._recent[recipient]
-            )
+        for recipient, series in batch.items():
+            remembered = self._recent.get(recipient)
+            humans: set[str] = set()
+            if remembered:
+                since = min(item[0] for item in series) - span
+                for at, link_id, key, human in remembered:
+                    if at >= since and key not in batch_keys:
+                        series.append((at, link_id, key))
+                        if human:
+                            humans.add(key)
+            elif len(series) < classifier.BURST_LINKS:
+                continue  # too few clicks for a burst, whatever their links
+            marked = classifier.recipient_burst(series)
+            for member in marked:
+                if isinstance(member, int):
+                    if reasons[member] is None:
+                        reasons[member] = Reason.BURST
+                elif member in humans:
+                    earlier.add(member)
+            if remembered and earlier.intersection(humans):
+                self._recent[recipient] = tuple(
+                    (at, link_id, key, human and key not in earlier)
+                    for at, link_id, key, human in remembered
+                )
         return earlier
 
     def _remember(self, clicks: Sequence[RawClick], reasons: Sequence[Reason | None]) -> None:
@@ -213,7 +221,8 @@ class ClickStore:
         latest = max(c.clicked_at for c in clicks)
         if self._latest is None or latest > self._latest:
             self._latest = latest
-        cutoff = self._latest - timedelta(seconds=2 * classifier.BURST_SECONDS)
+        # A burst spans BURST_SECONDS; a little more covers batches that arrive late.
+        cutoff = self._latest - timedelta(seconds=classifier.BURST_SECONDS + 1)
         recent, order = self._recent, self._order
         for click, reason in zip(clicks, reasons, strict=True):
             if click.subscriber_id is None or click.clicked_at < cutoff:
@@ -272,14 +281,17 @@ def store_clicks(session: Session, clicks: Sequence[RawClick], *, window_seconds
 
 
 def _member_of(
-    session: Session, column: InstrumentedAttribute[Any], values: Sequence[int]
+    session: Session,
+    column: InstrumentedAttribute[Any],
+    values: Sequence[Any],
+    item_type: TypeEngine[Any] | None = None,
 ) -> ColumnElement[bool]:
-    """`column IN values`: one array parameter on PostgreSQL, literal ids on SQLite.
+    """`column IN values`: one array parameter on PostgreSQL, literals on SQLite.
 
     Thousands of placeholders cost more to build and parse than the query itself.
     """
     if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(None, list(values), type_=ARRAY(BigInteger))
+        array = bindparam(None, list(values), type_=ARRAY(item_type or BigInteger()))
         return column == any_(array)
     return column.in_(bindparam(None, list(values), literal_execute=True, expanding=True))
 

@@ -26,7 +26,7 @@ async def preferences(request: Request) -> Response:
     reader = await ctx.db(subscriptions.reader_from_token, ctx.keys, token, Purpose.PREFERENCES)
     if reader is None:
         return ctx.pages.not_found()
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         saved = request.query_params.get("saved") == "1"
         return await _page(ctx, token, reader, saved=saved)
     form = await read_form(request)

@@ -42,7 +42,7 @@ _MAX_TOPICS = 100
 
 async def subscribe(request: Request) -> Response:
     ctx = context(request)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         topics = await ctx.db(subscriptions.all_topics)
         return ctx.pages.render(
             "subscribe.html",

@@ -28,7 +28,7 @@ async def unsubscribe(request: Request) -> Response:
     reader = await ctx.db(subscriptions.reader_from_token, ctx.keys, token, Purpose.UNSUBSCRIBE)
     if reader is None:
         return ctx.pages.not_found()
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         if reader.status != "active" and reader.status != "pending":
             return _done(request, reader.email)
         return ctx.pages.render(
