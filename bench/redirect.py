@@ -11,7 +11,9 @@ on loopback, each for the same fixed duration with the same request script:
 3. a bare Starlette-on-uvicorn app that only checks the HMAC token and redirects
    (bench/bare_redirect_app.py), same server settings;
 4. nginx `return 302` (one worker, a temporary config, stopped at the end);
-5. the real app under granian, when granian is installed.
+5. the real app under granian, when granian is installed;
+6. the real app with storage off (bench/unrecorded_app.py: clicks buffered, then
+   discarded): the request path alone.
 
 Requests cycle through 60,000 distinct click tokens (20,000 subscribers x 3 links,
 fixed seed, shuffled) with a browser user agent, so clicks are classified as a
@@ -314,7 +316,26 @@ def bench_real_app(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = app_env(url, redis)
-    if server == "granian":
+    if server == "unrecorded":
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.unrecorded_app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    elif server == "granian":
         command = [
             sys.executable,
             "-m",
@@ -354,7 +375,8 @@ def bench_real_app(
     finally:
         proc.send_signal(signal.SIGTERM)  # graceful: the lifespan flushes every click
         proc.wait(timeout=120)
-    result.clicks_stored = count_clicks(url) - 1
+    if server != "unrecorded":
+        result.clicks_stored = count_clicks(url) - 1
     return result
 
 
@@ -477,13 +499,16 @@ def main() -> None:
         default=None,
         help="database for the real app (default: PostgreSQL if it answers)",
     )
-    parser.add_argument("--only", default="", help="comma list: app,redis,bare,nginx,granian")
+    parser.add_argument(
+        "--only", default="", help="comma list: app,redis,granian,unrecorded,bare,nginx"
+    )
     args = parser.parse_args()
     need("wrk")
     need("nginx")
     only = set(filter(None, args.only.split(",")))
     kind = args.db or ("postgresql" if postgres_available() else "sqlite")
-    wanted = [t for t in ("app", "redis", "granian", "bare", "nginx") if not only or t in only]
+    every_target = ("app", "redis", "granian", "unrecorded", "bare", "nginx")
+    wanted = [t for t in every_target if not only or t in only]
     if "redis" in wanted and not redis_available():
         wanted.remove("redis")
     if "granian" in wanted and not granian_available():
@@ -509,6 +534,14 @@ def main() -> None:
                     args,
                     server="granian",
                 ),
+                "unrecorded": lambda: bench_real_app(
+                    "briefmail web, storage off (request path only)",
+                    url,
+                    paths,
+                    script,
+                    args,
+                    server="unrecorded",
+                ),  # fmt: skip
                 "bare": lambda: bench_bare(script, args),
                 "nginx": lambda: bench_nginx(script, args, workdir),
             }
