@@ -541,7 +541,7 @@ def main() -> None:
                     script,
                     args,
                     server="unrecorded",
-                ),  # fmt: skip
+                ),
                 "bare": lambda: bench_bare(script, args),
                 "nginx": lambda: bench_nginx(script, args, workdir),
             }

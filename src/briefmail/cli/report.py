@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from briefmail.cli import app
 from briefmail.config import get_settings
@@ -52,7 +54,7 @@ def report(
 
 def _print(figures: BriefReport) -> None:
     a = figures.audience
-    out.print(f"[bold]{figures.title}[/] ({figures.slug})")
+    out.print(f"[bold]{escape(figures.title)}[/] ({escape(figures.slug)})")
     out.print(
         f"{a.recipients} recipients · {a.accepted} accepted · {a.delivered} delivered · "
         f"{a.bounced} bounced · {a.unsubscribed} unsubscribed · {a.complained} complained"
@@ -66,7 +68,7 @@ def _print(figures: BriefReport) -> None:
 
 
 def _links_table(links: tuple[LinkFigures, ...], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")
     table.add_column("link", overflow="fold")
     table.add_column("kind")
     for name in ("human", "unique", "filtered", "rate"):
@@ -74,7 +76,7 @@ def _links_table(links: tuple[LinkFigures, ...], title: str) -> Table:
     for link in links:
         rate = "–" if link.click_rate is None else f"{link.click_rate:.1%}"
         table.add_row(
-            link.url,
+            Text(link.url),
             link.kind,
             str(link.human_clicks),
             str(link.unique_human_clicks),
