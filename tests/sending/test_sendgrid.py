@@ -85,7 +85,7 @@ def test_body_has_one_personalization_per_recipient_and_passes_sendgrid_checks()
         "batch_id": "9",
         "delivery_id": "101",
         "subscriber_id": "2",
-        "attempt": "k1",
+        "attempt_key": "k1",
     }
     assert second["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert body["tracking_settings"] == {
@@ -184,7 +184,7 @@ def test_each_recipient_gets_their_own_values_through_substitutions(
             f"<{subs[p.UNSUBSCRIBE_URL]}>, <mailto:"
         )
         batch = batches[int(entry["custom_args"]["batch_id"])]
-        assert entry["custom_args"]["attempt"] == batch.attempt_key
+        assert entry["custom_args"]["attempt_key"] == batch.attempt_key
         assert batch.provider_message_id == entry["message_id"]
     assert len(unsubscribe_links) == 25
     assert fake.bodies[0]["subject"].startswith("Clinician-Educators")
@@ -317,7 +317,7 @@ def test_events_of_another_attempt_prove_nothing(db_url: str, fake: FakeSendGrid
     service.drain_send(engine, send_id)
     events = fake.events()
     for e in events:
-        e["attempt"] = "some-other-attempt"
+        e["attempt_key"] = "some-other-attempt"
     _store_events(events)
     engine.tick()
     with session_scope() as session:

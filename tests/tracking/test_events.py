@@ -83,7 +83,7 @@ def test_parse_into_one_type_with_the_raw_event_kept() -> None:
                 "send_id": "3",
                 "delivery_id": "9",
                 "batch_id": "4",
-                "attempt": "k1",
+                "attempt_key": "k1",
                 "sg_event_id": "e1",
                 "reason": "550 blocked",
             },
@@ -134,7 +134,7 @@ def event(world, sub: int, name: str, ts: int = 1704708000, **extra) -> dict:
         "batch_id": str(world.batch_id),
         "delivery_id": str(world.deliveries[sub]),
         "subscriber_id": str(sub),
-        "attempt": "a" * 32,
+        "attempt_key": "a" * 32,
         "sg_event_id": f"{name}-{ts}",
         **extra,
     }
@@ -169,7 +169,7 @@ def test_events_move_deliveries_forward_only_and_replays_change_nothing(db_url) 
         assert s.scalar(select(func.count()).select_from(ProviderEvent)) == 5
         row = s.scalars(select(ProviderEvent).where(ProviderEvent.event == "processed")).first()
         assert row.batch_id == world.batch_id
-        assert row.payload["attempt"] == "a" * 32
+        assert row.payload["attempt_key"] == "a" * 32
         d = s.get(Delivery, world.deliveries[a])
         assert d.delivered_at is not None
         assert d.accepted_at is not None

@@ -18,7 +18,7 @@ from tests.tracking.test_events import key_pair, signed
 
 def events_for(world) -> list[dict]:
     a, b, _ = world.subscribers
-    common = {"send_id": str(world.send_id), "batch_id": str(world.batch_id), "attempt": "k"}
+    common = {"send_id": str(world.send_id), "batch_id": str(world.batch_id), "attempt_key": "k"}
     return [
         {
             "event": "delivered",

@@ -13,8 +13,10 @@ Definitions, one place:
   `filtered_by_reason["honeypot"]`.
 - `human_clicks`: clicks the classifier did not flag; `unique_human_clicks`: distinct
   subscribers among them; `filtered_clicks`: flagged ones, whatever the reason.
-- `click_rate`: unique human clickers / delivered (or / accepted while no delivery has
-  been reported, e.g. without the event webhook); `rate_base` says which.
+- `click_rate`: unique human clickers / reached, where reached = accepted less bounced
+  and dropped. Not / delivered: delivery events arrive late and only with the event
+  webhook, so a rate over them swings (past 100% while few have arrived); a rate over
+  what reached the provider and did not come back means the same with or without it.
 - `by_topic`: the same per topic the delivery matched (`Delivery.topics`); a delivery
   with several topics counts in each, one with none (all-topics subscriber) under
   `ALL_TOPICS`. Topics therefore overlap and do not add up to the total.
@@ -53,13 +55,15 @@ class Audience:
     unsubscribed: int = 0
     complained: int = 0
 
+    dropped: int = 0
+
     @property
     def rate_base(self) -> str:
-        return "delivered" if self.delivered else "accepted"
+        return "reached (accepted less bounced and dropped)"
 
     @property
     def base(self) -> int:
-        return self.delivered or self.accepted
+        return max(self.accepted - self.bounced - self.dropped, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +231,7 @@ def _deliveries(
             c["accepted"] += status in ACCEPTED or accepted_at is not None
             c["delivered"] += status in DELIVERED or delivered_at is not None
             c["bounced"] += status == "bounced"
+            c["dropped"] += status == "dropped"
             c["unsubscribed"] += status == "unsubscribed"
             c["complained"] += status == "complained"
     audiences = {key: Audience(**c) for key, c in counts.items()}

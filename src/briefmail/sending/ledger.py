@@ -321,7 +321,7 @@ def event_evidence(session: Session, batch_id: int, attempt_key: str | None) -> 
     seen = [
         clock.as_utc(occurred or received)
         for payload, occurred, received in rows
-        if isinstance(payload, dict) and str(payload.get("attempt", "")) == attempt_key
+        if isinstance(payload, dict) and str(payload.get("attempt_key", "")) == attempt_key
     ]
     return min(seen) if seen else None
 

@@ -43,7 +43,7 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE_SECONDS = 600  # a signed request older than this is a replay
 MAX_FUTURE_SECONDS = 60  # clock skew we forgive; beyond it the timestamp is forged
-CUSTOM_ARGS = ("send_id", "batch_id", "delivery_id", "subscriber_id", "attempt")
+CUSTOM_ARGS = ("send_id", "batch_id", "delivery_id", "subscriber_id", "attempt_key")
 
 
 class SignatureError(BriefmailError):
@@ -178,7 +178,7 @@ def sendgrid_event(raw: Mapping[str, Any]) -> DeliveryEvent:
         batch_id=_int(args.get("batch_id")),
         delivery_id=_int(args.get("delivery_id")),
         subscriber_id=_int(args.get("subscriber_id")),
-        attempt=_short(args.get("attempt")),
+        attempt=_short(args.get("attempt_key")),
         bounce_type=_short(raw.get("type")),
         reason=_short(raw.get("reason")),
         dedupe_key=_dedupe_key(raw, args),

@@ -62,7 +62,7 @@ class OutgoingContent:
 class OutgoingBatch:
     send_id: int
     batch_id: int
-    attempt_key: str  # unique per attempt; goes out in custom_args as "attempt"
+    attempt_key: str  # unique per attempt; custom_args "attempt_key" (SendGrid uses "attempt")
     content: OutgoingContent
     recipients: Sequence[OutgoingRecipient]
 

@@ -112,7 +112,7 @@ def build_body(batch: OutgoingBatch) -> dict[str, Any]:
             "batch_id": batch_id,
             "delivery_id": str(r.delivery_id),
             "subscriber_id": str(r.subscriber_id or 0),
-            "attempt": attempt,
+            "attempt_key": attempt,
         }
         _check_size(r.email, substitutions, custom_args)
         _check_headers(r.headers)
