@@ -44,7 +44,6 @@ def _register() -> None:
     )
 
 
-
 def fail(message: str, *, code: int = 1) -> typer.Exit:
     """Print a one-line error; return the Exit for the command to raise."""
     err_console.print(f"briefmail: error: {message}", markup=False)
