@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audience.cli import run_cli, run_process
+from tests.cli import run_cli, run_process
 from tests.conftest import EXAMPLE_BRIEF
 
 SLUG = "2024-01-08-clinician-educators-want-coaching-programs-not-more-lectures"

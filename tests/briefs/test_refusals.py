@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.briefs.variants import edited, example_text, line_of, write
-from tests.preview.cli import run_cli
+from tests.cli import run_cli
 
 TITLE = "title: Clinician-Educators Want Coaching Programs, Not More Lectures"
 ABSTRACT = """abstract: >-

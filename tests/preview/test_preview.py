@@ -14,8 +14,8 @@ from briefmail.preview.warnings import GMAIL_CLIP_BYTES, find_warnings
 from briefmail.render.email import render_email
 from briefmail.tracking.tokens import Purpose, verify
 from tests.briefs.variants import edited, example_text, write
+from tests.cli import run_cli
 from tests.conftest import EXAMPLE_BRIEF
-from tests.preview.cli import run_cli
 from tests.render.html_doc import parse_html, squash
 
 KEYS = [b"test-secret-key-0123456789"]  # BRIEFMAIL_SECRET_KEY in tests/conftest.py

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.briefs.variants import edited, example_text, write
-from tests.render.browser import chromium
+from tests.browser import chromium
 
 TITLE = "Clinician-Educators Want Coaching Programs, Not More Lectures"
 

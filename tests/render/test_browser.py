@@ -8,7 +8,7 @@ from briefmail.briefs.parse import parse_brief
 from briefmail.render.email import render_email
 from briefmail.render.model import RenderedEmail
 from tests.briefs.variants import edited
-from tests.render.browser import chromium
+from tests.browser import chromium
 
 pytestmark = pytest.mark.browser
 

@@ -11,18 +11,8 @@ from briefmail.config import get_settings
 from briefmail.db.models import Subscriber, Topic
 from briefmail.db.session import session_scope
 from briefmail.tracking.tokens import Purpose, subscriber_token
+from tests.browser import chromium
 from tests.tracking.factories import build_world
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def prefs_url(server, world, sub: int) -> str:
@@ -145,8 +135,6 @@ def test_forged_posts_change_nothing(db_url, start_server) -> None:
 
 @pytest.mark.browser
 def test_in_chromium_on_a_phone(db_url, start_server) -> None:
-    from playwright.sync_api import sync_playwright
-
     world = build_world(db_url, topics=("learning-design",))
     add_topic(
         db_url, "workflow-based-education", "Workflow-based education with a rather long name"
@@ -154,8 +142,7 @@ def test_in_chromium_on_a_phone(db_url, start_server) -> None:
     sub = world.subscribers[0]
     server = start_server()
     url = prefs_url(server, world, sub)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True)
         page.goto(url)
         assert page.title().startswith("Your email preferences")
@@ -184,5 +171,4 @@ def test_in_chromium_on_a_phone(db_url, start_server) -> None:
         assert page.evaluate(
             "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
         )
-        browser.close()
     assert topics_of(db_url, sub) == ("active", ["accreditation", "workflow-based-education"])
