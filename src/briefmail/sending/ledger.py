@@ -171,6 +171,15 @@ def record_error(
         )
     reason = error.describe()
     retry = not permanent and policy.should_retry(claim.attempts)
+    if retry and _send_cancelled(session, claim.send_id):
+        # Cancelled while in flight: a retry could never be claimed, and its queued
+        # rows would hold these readers' place for the brief for ever.
+        if _move_batch(session, claim, "cancelled", f"send cancelled: {reason}", now):
+            _cancel_deliveries(session, claim.batch_id)
+            session.commit()
+            return "cancelled"
+        session.rollback()
+        return "stale"
     if retry:
         due = now + timedelta(seconds=policy.delay(claim.attempts, error.retry_after, rng))
         values: dict[str, object] = {
@@ -202,6 +211,37 @@ def record_error(
         )
     session.commit()
     return str(values["status"])
+
+
+def _send_cancelled(session: Session, send_id: int) -> bool:
+    """Read under the send's row lock, so a concurrent cancel is either seen here or
+    sees what this transaction writes (it cancels pending batches after taking it)."""
+    status = session.execute(
+        lock_rows(session, select(Send.status).where(Send.id == send_id), Send)
+    ).scalar_one()
+    return bool(status == "cancelled")
+
+
+def _move_batch(session: Session, claim: Claim, status: str, error: str, now: datetime) -> bool:
+    moved = session.execute(
+        update(Batch)
+        .where(
+            Batch.id == claim.batch_id,
+            Batch.attempt_key == claim.attempt_key,
+            Batch.status.in_(("sending", "unknown")),
+        )
+        .values(status=status, error=error, claimed_by=None, updated_at=now)
+    )
+    return rowcount(moved) == 1
+
+
+def _cancel_deliveries(session: Session, batch_id: int) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch_id, Delivery.status == "queued")
+        .values(status="cancelled", error="send cancelled")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def unknown_message(batch_id: int, worker: str | None, attempt_key: str | None, why: str) -> str:
@@ -283,7 +323,9 @@ def failed_batch_errors(session: Session, send_id: int) -> list[str]:
 
 
 def open_sends(session: Session) -> list[int]:
-    return list(session.scalars(select(Send.id).where(Send.status == "sending")))
+    """Sends still running, and cancelled ones whose batch in flight has not yet ended."""
+    unfinished = and_(Send.status == "cancelled", Send.finished_at.is_(None))
+    return list(session.scalars(select(Send.id).where(or_(Send.status == "sending", unfinished))))
 
 
 # -- orphans: batches whose owner is gone ------------------------------------------------
@@ -363,6 +405,10 @@ def settle_orphan(
         batch.accepted_at = seen or clock.as_utc(batch.claimed_at or now)
         batch.error = None
         _settle_deliveries(session, batch.id, batch.accepted_at)
+    elif outcome is OrphanOutcome.NOT_SENT and _send_cancelled(session, batch.send_id):
+        batch.status = "cancelled"
+        batch.error = f"{why}; the backend shows it was not sent and the send was cancelled"
+        _cancel_deliveries(session, batch.id)
     elif outcome is OrphanOutcome.NOT_SENT:
         batch.status = "pending"
         batch.due_at = now

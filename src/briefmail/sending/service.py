@@ -73,7 +73,13 @@ def create_test_send(
 ) -> Send:
     """A proof of any brief (drafts too) to a few addresses; kept out of reports."""
     brief = get_brief(session, slug)
-    emails = list(dict.fromkeys(normalise_email(a)[0] for a in addresses if a.strip()))
+    # One per mailbox (by key): SendGrid refuses a request naming an address twice.
+    by_key: dict[str, str] = {}
+    for address in addresses:
+        if address.strip():
+            email, key = normalise_email(address)
+            by_key.setdefault(key, email)
+    emails = list(by_key.values())
     if not emails:
         raise InvalidInputError("--test-to: give at least one address")
     if len(emails) > MAX_TEST_RECIPIENTS:

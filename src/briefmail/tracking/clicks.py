@@ -209,11 +209,9 @@ class ClickStore:
                         reasons[member] = Reason.BURST
                 elif member in humans:
                     earlier.add(member)
-            if remembered and earlier.intersection(humans):
-                self._recent[recipient] = tuple(
-                    (at, link_id, key, human and key not in earlier)
-                    for at, link_id, key, human in remembered
-                )
+            # The remembered clicks stay "human" here: this batch's transaction may yet
+            # fail and be retried, and the retry must issue the update again. A later
+            # batch repeating it finds nothing left to change (automated is false only).
         return earlier
 
     def _remember(self, clicks: Sequence[RawClick], reasons: Sequence[Reason | None]) -> None:

@@ -74,6 +74,8 @@ def _read_varints(data: bytes) -> tuple[int, ...]:
             if shift > 63:
                 raise BadToken("integer too long")
         else:
+            if value >= 1 << 63:  # no database integer holds it; looked up before the MAC
+                raise BadToken("integer too large")
             values.append(value)
             value = shift = 0
     if shift:

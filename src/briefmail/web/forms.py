@@ -29,7 +29,9 @@ def form_mac(keys: Sequence[bytes], form: str, token: str) -> str:
 
 
 def check_form_mac(keys: Sequence[bytes], form: str, token: str, given: str) -> bool:
-    return any(hmac.compare_digest(_mac(key, form, token), given) for key in keys)
+    # Compared as bytes: compare_digest raises on non-ASCII str, which a post may carry.
+    raw = given.encode("utf-8", "surrogateescape")
+    return any(hmac.compare_digest(_mac(key, form, token).encode(), raw) for key in keys)
 
 
 def _mac(key: bytes, form: str, token: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,7 +28,7 @@ from briefmail.tracking.classifier import RequestFacts, request_reason
 from briefmail.tracking.links import preferences_url
 from briefmail.tracking.tokens import Purpose, subscriber_token
 from briefmail.web import subscriptions
-from briefmail.web.confirmation import confirmation_email
+from briefmail.web.confirmation import ConfirmationEmail, Mailer, confirmation_email
 from briefmail.web.context import context
 from briefmail.web.forms import check_form_mac, form_mac, read_form, same_origin
 from briefmail.web.pages import client_ip
@@ -80,18 +80,23 @@ async def subscribe(request: Request) -> Response:
             name=name,
             chosen=set(chosen),
         )
+    response = _sent(request)
     if who is not None:
+        # Mailed after the answer is sent, and a failure only logged: the answer must be
+        # the same, as fast and with the same status, whether or not a mail goes out,
+        # or timing and errors would tell who is subscribed.
         letter = confirmation_email(ctx.settings, ctx.keys, ctx.pages, who)
-        try:
-            await run_in_threadpool(ctx.mailer, letter)
-        except Exception:
-            log.exception(
-                "could not send the confirmation email to subscriber %s", who.subscriber_id
-            )
-            return ctx.pages.error(
-                503, "Please try again", "We could not send the confirmation email just now."
-            )
-    return _sent(request)
+        response.background = BackgroundTask(_mail, ctx.mailer, letter)
+    return response
+
+
+def _mail(mailer: Mailer, letter: ConfirmationEmail) -> None:
+    try:
+        mailer(letter)
+    except Exception:
+        log.exception(
+            "could not send the confirmation email to subscriber %s", letter.subscriber_id
+        )
 
 
 def _sent(request: Request) -> Response:
@@ -121,6 +126,12 @@ async def confirm(request: Request) -> Response:
             form_mac=form_mac(ctx.keys, CONFIRM_FORM, token),
         )
     status = await ctx.db(subscriptions.confirm, reader.id)
+    if status == "unsubscribed":
+        return ctx.pages.error(
+            410,
+            "This link has expired",
+            "You unsubscribed after this link was sent. To subscribe again, please sign up again.",
+        )
     if status != "active":
         return ctx.pages.error(
             409,

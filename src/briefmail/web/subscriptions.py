@@ -154,10 +154,15 @@ def request_subscription(
 
 
 def confirm(session: Session, subscriber_id: int) -> str:
-    """Make a confirmed address active (unless suppressed); returns the resulting status."""
+    """Make a pending address active (unless suppressed); returns the resulting status.
+
+    Only `pending` moves: an unsubscribe withdraws the consent an old confirmation link
+    carried, so leaving and then following that link again changes nothing; coming
+    back is a new sign-up (back to pending) and its own confirmation.
+    """
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return "missing"
-    if subscriber.status != "active" and not is_suppressed(session, subscriber.email):
+    if subscriber.status == "pending" and not is_suppressed(session, subscriber.email):
         subscriber.status = "active"
     return subscriber.status

@@ -1,0 +1,107 @@
+"""Review findings: a cancelled send must not strand its recipients in the ledger."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from briefmail import clock
+from briefmail.db.models import Batch, Delivery
+from briefmail.db.session import session_factory, session_scope
+from briefmail.sending import ledger, owners, service, snapshot
+from briefmail.sending.backends.outbox import OutboxBackend
+from briefmail.sending.backends.sendgrid import SendGridBackend
+from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid, exactly_once
+from tests.sending.helpers import SLUG, T0, add_people, make_engine, options, store_brief
+
+
+def _started_send(count: int, batch_size: int = 10) -> int:
+    clock.set_now(T0)
+    with session_scope() as session:
+        slug = store_brief(session)
+        add_people(session, count, topics=["learning-design"])
+        send_id = service.create_send(session, slug, at=T0, now=T0).id
+    owner = owners.current_owner()
+    with session_scope() as session:
+        got = snapshot.claim_due_send(
+            session, now=T0, options=options(), owner=owner, is_dead=owners.is_dead
+        )
+    assert got == send_id
+    snapshot.write_ledger(session_factory(), send_id, owner=owner, batch_size=batch_size)
+    return send_id
+
+
+def _queued(send_id: int) -> int:
+    with session_scope() as session:
+        return len(
+            session.scalars(
+                select(Delivery.id).where(Delivery.send_id == send_id, Delivery.status == "queued")
+            ).all()
+        )
+
+
+def test_a_batch_refused_with_429_after_cancel_is_cancelled_and_a_resend_reaches_them(
+    db_url: str,
+) -> None:
+    send_id = _started_send(30)  # 3 batches
+    clock.set_now(None)
+    with FakeSendGrid() as fake:
+        engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
+        fake.plan(202)
+        fake.plan(429, retry_after=1, hold=True)  # in flight when we cancel, then refused
+        worker = threading.Thread(target=engine.work)
+        worker.start()
+        assert fake.wait_for_requests(2)
+        with session_scope() as session:
+            assert service.cancel_send(session, send_id, now=clock.now()).status == "cancelled"
+        fake.release()
+        worker.join(timeout=60)
+        with session_scope() as session:
+            batches = Counter(session.scalars(select(Batch.status).where(Batch.send_id == send_id)))
+        # The refused batch went nowhere: it is cancelled, not left pending for ever
+        # with its recipients queued (which holds their place for this brief).
+        assert batches == Counter({"accepted": 1, "cancelled": 2})
+        assert _queued(send_id) == 0
+        with session_scope() as session:
+            again = service.create_send(session, SLUG, at=clock.now(), now=clock.now()).id
+        view = service.drain_send(engine, again)
+        assert (view.status, view.accepted) == ("sent", 20)
+        assert len(fake.accepted) == 30
+        assert set(exactly_once(fake.accepted).values()) == {1}
+
+
+def test_an_orphan_of_a_cancelled_send_that_was_not_sent_is_cancelled(
+    db_url: str, tmp_path: Path
+) -> None:
+    send_id = _started_send(20)  # 2 batches
+    with session_scope() as session:
+        claim = ledger.claim_next_batch(session, now=T0, worker="gone-host:1:1")
+    assert claim is not None
+    with session_scope() as session:
+        service.cancel_send(session, send_id, now=T0)
+    clock.set_now(T0.replace(hour=T0.hour + 1))  # the lease has run out
+    engine = make_engine(OutboxBackend(tmp_path / "o"))  # no files: provably not sent
+    assert engine.tick().settled == {claim.batch_id: "cancelled"}
+    assert _queued(send_id) == 0
+    with session_scope() as session:
+        assert service.get_send(session, send_id).finished_at is not None
+
+
+def test_a_proof_names_each_mailbox_once_whatever_its_case(db_url: str, tmp_path: Path) -> None:
+    # SendGrid refuses a request naming one address twice (case-insensitively): the
+    # whole proof would fail with a 400.
+    clock.set_now(T0)
+    with session_scope() as session:
+        slug = store_brief(session, approve=False)
+        send_id = service.create_test_send(
+            session, slug, ["Ann@x.org", "ann@X.org", "bob@y.org"], now=T0
+        ).id
+    clock.set_now(None)
+    with FakeSendGrid() as fake:
+        engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
+        view = service.drain_send(engine, send_id)
+    assert (view.status, view.recipients, view.accepted) == ("sent", 2, 2)
+    assert sorted(p["email"] for p in fake.accepted) == ["Ann@x.org", "bob@y.org"]
