@@ -140,9 +140,23 @@ class Engine:
 
     def process(self, claim: ledger.Claim) -> str:
         """Send one claimed batch and record the answer; returns the batch's new status."""
-        with self.sessions() as session:
-            batch = load_batch(session, claim, self.options, self.cache)
         status: str
+        try:
+            with self.sessions() as session:
+                batch = load_batch(session, claim, self.options, self.cache)
+        except Exception as exc:  # nothing has left yet: retry later rather than strand it
+            log.exception("batch %s: could not load its recipients", claim.batch_id)
+            with self.sessions() as session:
+                status = ledger.record_error(
+                    session,
+                    claim,
+                    TransientError(f"could not load the batch: {type(exc).__name__}: {exc}"),
+                    now=clock.now(),
+                    policy=self.options.retry,
+                    rng=self.rng,
+                    permanent=False,
+                )
+            return status
         try:
             # Everyone may have left since the snapshot: then there is nothing to hand over.
             result = self.backend.send_batch(batch) if batch.recipients else BatchResult()
