@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from briefmail import clock
 from briefmail.audience.subscribers import add_subscriber, new_secret
 from briefmail.audience.topics import ensure_topics
 from briefmail.briefs.store import approve_brief, import_brief
 from briefmail.config import get_settings
 from briefmail.db.models import Subscriber, subscriber_topics
-from briefmail.db.session import session_factory
+from briefmail.db.session import session_factory, session_scope
+from briefmail.sending import owners, service, snapshot
 from briefmail.sending.backends.base import EmailBackend
 from briefmail.sending.engine import Engine
 from briefmail.sending.options import SendOptions
@@ -103,3 +105,20 @@ def make_engine(backend: EmailBackend, **overrides: Any) -> Engine:
         options(**overrides),
         rng=random.Random(7),
     )
+
+
+def started_send(count: int, batch_size: int = 10) -> int:
+    """A due send of an approved brief to `count` readers, claimed and its ledger written."""
+    clock.set_now(T0)
+    with session_scope() as session:
+        slug = store_brief(session)
+        add_people(session, count, topics=["learning-design"])
+        send_id = service.create_send(session, slug, at=T0, now=T0).id
+    owner = owners.current_owner()
+    with session_scope() as session:
+        got = snapshot.claim_due_send(
+            session, now=T0, options=options(), owner=owner, is_dead=owners.is_dead
+        )
+    assert got == send_id
+    snapshot.write_ledger(session_factory(), send_id, owner=owner, batch_size=batch_size)
+    return send_id

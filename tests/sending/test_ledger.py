@@ -15,32 +15,16 @@ from briefmail.audience.subscribers import unsubscribe
 from briefmail.audience.suppression import suppress
 from briefmail.db.models import Batch, Delivery, Send
 from briefmail.db.session import session_factory, session_scope
-from briefmail.sending import ledger, owners, service, snapshot
+from briefmail.sending import ledger, owners, service
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from briefmail.sending.outgoing import ContentCache, load_batch
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
-from tests.sending.helpers import T0, add_people, make_engine, options, store_brief
-
-
-def _started_send(count: int, batch_size: int = 10) -> int:
-    clock.set_now(T0)
-    with session_scope() as session:
-        slug = store_brief(session)
-        add_people(session, count, topics=["learning-design"])
-        send_id = service.create_send(session, slug, at=T0, now=T0).id
-    owner = owners.current_owner()
-    with session_scope() as session:
-        got = snapshot.claim_due_send(
-            session, now=T0, options=options(), owner=owner, is_dead=owners.is_dead
-        )
-    assert got == send_id
-    snapshot.write_ledger(session_factory(), send_id, owner=owner, batch_size=batch_size)
-    return send_id
+from tests.sending.helpers import T0, add_people, make_engine, options, started_send, store_brief
 
 
 def test_concurrent_claims_never_take_the_same_batch(db_url: str) -> None:
-    _started_send(200, batch_size=10)  # 20 batches
+    started_send(200, batch_size=10)  # 20 batches
     sessions = session_factory()
     claimed: list[int] = []
     lock = threading.Lock()
@@ -64,7 +48,7 @@ def test_concurrent_claims_never_take_the_same_batch(db_url: str) -> None:
 
 
 def test_a_batch_is_due_only_when_all_its_recipients_are(db_url: str) -> None:
-    send_id = _started_send(5)
+    send_id = started_send(5)
     with session_scope() as session:
         session.execute(
             update(Batch).where(Batch.send_id == send_id).values(due_at=T0 + timedelta(hours=1))
@@ -76,7 +60,7 @@ def test_a_batch_is_due_only_when_all_its_recipients_are(db_url: str) -> None:
 
 
 def test_who_left_after_the_snapshot_is_not_sent(db_url: str, tmp_path: Path) -> None:
-    send_id = _started_send(4)
+    send_id = started_send(4)
     with session_scope() as session:
         unsubscribe(session, "reader0@example.org")
         suppress(session, "reader1@example.org", "hard bounce")
@@ -93,7 +77,7 @@ def _orphan(send_id: int, owner: str) -> int:
 
 
 def test_an_orphan_of_a_live_owner_waits_for_its_lease(db_url: str, tmp_path: Path) -> None:
-    send_id = _started_send(3)
+    send_id = started_send(3)
     batch_id = _orphan(send_id, owners.current_owner())  # this process: alive
     engine = make_engine(OutboxBackend(tmp_path / "o"), lease_seconds=60)
     assert engine.tick().settled == {}
@@ -104,7 +88,7 @@ def test_an_orphan_of_a_live_owner_waits_for_its_lease(db_url: str, tmp_path: Pa
 
 
 def test_a_dead_owners_outbox_batch_is_settled_from_the_files(db_url: str, tmp_path: Path) -> None:
-    send_id = _started_send(3)
+    send_id = started_send(3)
     outbox = OutboxBackend(tmp_path / "o")
     dead = "this-host-is-gone:1:1"
     batch_id = _orphan(send_id, dead)
@@ -122,7 +106,7 @@ def test_a_dead_owners_outbox_batch_is_settled_from_the_files(db_url: str, tmp_p
 
 
 def test_a_dead_owner_on_this_host_is_known_at_once(db_url: str) -> None:
-    send_id = _started_send(3)
+    send_id = started_send(3)
     batch_id = _orphan(send_id, f"{socket.gethostname()}:999999999:1")
     with FakeSendGrid() as fake:
         engine = make_engine(SendGridBackend(api_key="x", host=fake.url, timeout=1))
@@ -135,7 +119,7 @@ def test_a_dead_owner_on_this_host_is_known_at_once(db_url: str) -> None:
 
 
 def test_cancel_stops_pending_batches_and_lets_the_one_in_flight_finish(db_url: str) -> None:
-    send_id = _started_send(30)  # 3 batches
+    send_id = started_send(30)  # 3 batches
     clock.set_now(None)
     with FakeSendGrid() as fake:
         engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))

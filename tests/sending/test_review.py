@@ -12,29 +12,19 @@ from sqlalchemy import select
 
 from briefmail import clock
 from briefmail.db.models import Batch, Delivery
-from briefmail.db.session import session_factory, session_scope
+from briefmail.db.session import session_scope
 from briefmail.sending import engine as engine_module
-from briefmail.sending import ledger, owners, service, snapshot
+from briefmail.sending import ledger, service
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid, exactly_once
-from tests.sending.helpers import SLUG, T0, add_people, make_engine, options, store_brief
-
-
-def _started_send(count: int, batch_size: int = 10) -> int:
-    clock.set_now(T0)
-    with session_scope() as session:
-        slug = store_brief(session)
-        add_people(session, count, topics=["learning-design"])
-        send_id = service.create_send(session, slug, at=T0, now=T0).id
-    owner = owners.current_owner()
-    with session_scope() as session:
-        got = snapshot.claim_due_send(
-            session, now=T0, options=options(), owner=owner, is_dead=owners.is_dead
-        )
-    assert got == send_id
-    snapshot.write_ledger(session_factory(), send_id, owner=owner, batch_size=batch_size)
-    return send_id
+from tests.sending.helpers import (
+    SLUG,
+    T0,
+    make_engine,
+    started_send,
+    store_brief,
+)
 
 
 def _queued(send_id: int) -> int:
@@ -49,7 +39,7 @@ def _queued(send_id: int) -> int:
 def test_a_batch_refused_with_429_after_cancel_is_cancelled_and_a_resend_reaches_them(
     db_url: str,
 ) -> None:
-    send_id = _started_send(30)  # 3 batches
+    send_id = started_send(30)  # 3 batches
     clock.set_now(None)
     with FakeSendGrid() as fake:
         engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
@@ -79,7 +69,7 @@ def test_a_batch_refused_with_429_after_cancel_is_cancelled_and_a_resend_reaches
 def test_an_orphan_of_a_cancelled_send_that_was_not_sent_is_cancelled(
     db_url: str, tmp_path: Path
 ) -> None:
-    send_id = _started_send(20)  # 2 batches
+    send_id = started_send(20)  # 2 batches
     with session_scope() as session:
         claim = ledger.claim_next_batch(session, now=T0, worker="gone-host:1:1")
     assert claim is not None
@@ -115,7 +105,7 @@ def test_a_batch_whose_recipients_cannot_be_loaded_is_retried_not_stranded(
 ) -> None:
     # Nothing has left when loading fails (e.g. a database blip): the batch goes back
     # to pending for a retry instead of waiting out its lease as `sending` for an operator.
-    send_id = _started_send(20)  # 2 batches
+    send_id = started_send(20)  # 2 batches
     clock.set_now(None)
     real_load = engine_module.load_batch
     failures = iter([RuntimeError("database went away")])
