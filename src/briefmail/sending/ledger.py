@@ -28,6 +28,7 @@ from uuid import uuid4
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from briefmail import clock
 from briefmail.db.models import Batch, Delivery, ProviderEvent, Send, Subscriber, Suppression
@@ -124,17 +125,23 @@ def _settle_deliveries(
     )
 
 
+def _this_attempt(claim: Claim, *statuses: str) -> ColumnElement[bool]:
+    """The claimed batch, still on this attempt and in one of `statuses`: every write
+    after a request is conditional on it, so a stale or settled attempt changes nothing."""
+    return and_(
+        Batch.id == claim.batch_id,
+        Batch.attempt_key == claim.attempt_key,
+        Batch.status.in_(statuses),
+    )
+
+
 def record_accepted(session: Session, claim: Claim, result: BatchResult, now: datetime) -> bool:
     """The provider took the batch. False if the batch had meanwhile been settled otherwise."""
     begin_write(session)
     done = session.execute(
         update(Batch)
-        .where(
-            Batch.id == claim.batch_id,
-            Batch.attempt_key == claim.attempt_key,
-            # `unknown`: a live but slow owner outlived its lease; it knows better.
-            Batch.status.in_(("sending", "unknown")),
-        )
+        # `unknown`: a live but slow owner outlived its lease; it knows better.
+        .where(_this_attempt(claim, "sending", "unknown"))
         .values(
             status="accepted",
             accepted_at=now,
@@ -192,11 +199,7 @@ def record_error(
         values = {"status": "failed", "error": final}
     moved = session.execute(
         update(Batch)
-        .where(
-            Batch.id == claim.batch_id,
-            Batch.attempt_key == claim.attempt_key,
-            Batch.status.in_(("sending", "unknown")),
-        )
+        .where(_this_attempt(claim, "sending", "unknown"))
         .values(**values, claimed_by=None, updated_at=now)
     )
     if rowcount(moved) != 1:
@@ -225,11 +228,7 @@ def _send_cancelled(session: Session, send_id: int) -> bool:
 def _move_batch(session: Session, claim: Claim, status: str, error: str, now: datetime) -> bool:
     moved = session.execute(
         update(Batch)
-        .where(
-            Batch.id == claim.batch_id,
-            Batch.attempt_key == claim.attempt_key,
-            Batch.status.in_(("sending", "unknown")),
-        )
+        .where(_this_attempt(claim, "sending", "unknown"))
         .values(status=status, error=error, claimed_by=None, updated_at=now)
     )
     return rowcount(moved) == 1
@@ -260,11 +259,7 @@ def record_unknown(session: Session, claim: Claim, why: str, now: datetime) -> b
     begin_write(session)
     done = session.execute(
         update(Batch)
-        .where(
-            Batch.id == claim.batch_id,
-            Batch.attempt_key == claim.attempt_key,
-            Batch.status == "sending",
-        )
+        .where(_this_attempt(claim, "sending"))
         .values(
             status="unknown",
             error=unknown_message(claim.batch_id, claim.worker, claim.attempt_key, why),
