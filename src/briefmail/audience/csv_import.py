@@ -39,8 +39,9 @@ from briefmail.audience.subscribers import (
     new_secret,
     normalise_email,
 )
-from briefmail.audience.topics import ensure_topic_pairs, parse_topic_list, topic_slug
+from briefmail.audience.topics import parse_topic_list, topic_slug
 from briefmail.db.models import SUBSCRIBER_STATUSES
+from briefmail.db.topics import ensure_topic_pairs
 from briefmail.errors import InvalidInputError
 
 HEADER = ("email", "name", "topics")

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
-from briefmail.audience._sql import SUPPRESSIONS, insert_ignoring_conflicts
+from briefmail.audience._sql import SUPPRESSIONS
 from briefmail.audience.subscribers import normalise_email
 from briefmail.db.models import Suppression
+from briefmail.db.upsert import insert_ignoring_conflicts
 from briefmail.errors import InvalidInputError
 
 _MAX_REASON = 200

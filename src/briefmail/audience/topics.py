@@ -3,27 +3,22 @@
 A topic's id is the slug of its name (`briefmail.briefs.slugs`), and slugifying a
 slug gives it back, so "Learning design", "learning design" and "learning-design"
 all name the same topic. The first spelling seen becomes the display name, unless
-it was only the slug and a real name arrives later.
+it was only the slug and a real name arrives later. The rows themselves are created
+in `briefmail.db.topics`, which briefs use too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from briefmail import clock
-from briefmail.audience._sql import (
-    SUBSCRIBER_TOPICS,
-    SUBSCRIBERS,
-    SUPPRESSIONS,
-    TOPICS,
-    insert_ignoring_conflicts,
-)
+from briefmail.audience._sql import SUBSCRIBER_TOPICS, SUBSCRIBERS, SUPPRESSIONS
 from briefmail.briefs.slugs import MAX_SLUG, slugify
 from briefmail.db.models import Topic
+from briefmail.db.topics import ensure_topic_pairs
 from briefmail.errors import InvalidInputError
 
 _MAX_NAME = 200
@@ -55,29 +50,6 @@ def ensure_topics(session: Session, names_or_slugs: Iterable[str]) -> list[Topic
             raise InvalidInputError(f"topic name {name[:40]!r}... is over {_MAX_NAME} characters")
         pairs.setdefault(topic_slug(name), name)
     return ensure_topic_pairs(session, list(pairs.items()))
-
-
-def ensure_topic_pairs(session: Session, pairs: Sequence[tuple[str, str]]) -> list[Topic]:
-    """Like `ensure_topics` for (slug, display name) pairs a brief already resolved."""
-    if not pairs:
-        return []
-    slugs = [slug for slug, _ in pairs]
-    found = {t.slug: t for t in session.scalars(select(Topic).where(Topic.slug.in_(slugs)))}
-    missing = [
-        {"slug": slug, "name": name, "created_at": clock.now()}
-        for slug, name in pairs
-        if slug not in found
-    ]
-    if missing:
-        # ON CONFLICT: a concurrent import may create the same topic first.
-        session.execute(insert_ignoring_conflicts(session, TOPICS, ["slug"]), missing)
-        created = select(Topic).where(Topic.slug.in_([row["slug"] for row in missing]))
-        found.update({t.slug: t for t in session.scalars(created)})
-    for slug, name in pairs:
-        topic = found[slug]
-        if topic.name == topic.slug and name != slug:
-            topic.name = name  # a real display name replaces a bare slug
-    return [found[slug] for slug in slugs]
 
 
 def resolve_topics(session: Session, names_or_slugs: Iterable[str]) -> list[Topic]:

@@ -6,7 +6,8 @@ What is sent is always re-parsed from the stored text (`parsed`), never from the
 file on disk, so what was approved is what goes out.
 
 Topics are shared with subscribers, so their rows are created through
-`briefmail.audience.topics` (the one place topic rows are made).
+`briefmail.db.topics` (the one place topic rows are made, below both briefs and the
+audience in the flow).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
-from briefmail.audience.topics import ensure_topic_pairs
 from briefmail.briefs import model
 from briefmail.briefs.parse import load_brief, parse_brief
 from briefmail.db.models import Brief
+from briefmail.db.topics import ensure_topic_pairs
 from briefmail.errors import InvalidInputError, NotFoundError
 
 Outcome = Literal["created", "updated", "unchanged"]

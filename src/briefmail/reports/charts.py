@@ -10,35 +10,55 @@ from collections.abc import Sequence
 from html import escape
 
 from briefmail.reports.figures import LinkFigures, TimePoint
+from briefmail.reports.text_width import fit, text_width
 
 HUMAN = "#0b5563"
 FILTERED = "#c9d3dc"
+FONT_SIZE = 12
+GAP = 12  # between a label and its bar, and (half of it) a bar and its count
+LABEL_SHARE = 0.4  # of the chart's width, at most, for the labels
 
 
 def link_bars(links: Sequence[LinkFigures], *, width: int = 640) -> str:
-    """Horizontal bars, one per link: human clicks, then filtered ones stacked after."""
-    row, label_w, top = 34, 220, 8
+    """Horizontal bars, one per link: human clicks, then filtered ones stacked after.
+
+    Each row is a group whose `<title>` names the link in full (a tooltip); the label
+    beside the bar is cut with an ellipsis to the label column, whose width is the
+    widest label's or `LABEL_SHARE` of the chart, so a long title never runs into the
+    bars. Counts get the room their widest text needs after the longest bar.
+    """
+    row, top = 34, 8
     height = top + row * max(len(links), 1) + 8
+    # White space collapsed, as SVG shows it; the tooltips carry these in full.
+    names = [" ".join(f"{link.kind}: {link.label or link.url}".split()) for link in links]
+    counts = [f"{link.human_clicks} / {link.filtered_clicks}" for link in links]
+    label_w = min(
+        max((text_width(name, FONT_SIZE) for name in names), default=0.0),
+        width * LABEL_SHARE,
+    )
+    count_w = max((text_width(c, FONT_SIZE) for c in counts), default=0.0)
+    bar_x = label_w + GAP
+    span = max(width - bar_x - GAP - count_w, 0.0)
     peak = max((lk.human_clicks + lk.filtered_clicks for lk in links), default=0) or 1
-    span = width - label_w - 60
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-labelledby="bars-title">',
         '<title id="bars-title">Clicks per link: human and filtered</title>',
     ]
-    for i, link in enumerate(links):
+    for i, (link, name, count) in enumerate(zip(links, names, counts, strict=True)):
         y = top + i * row
-        name = _short(link.label or link.url, 32)
         human_w = span * link.human_clicks / peak
         filtered_w = span * link.filtered_clicks / peak
         parts += [
-            f'<text x="0" y="{y + 17}" font-size="12" fill="#1b2733">'
-            f"{escape(link.kind)}: {escape(name)}</text>",
-            f'<rect x="{label_w}" y="{y + 4}" width="{human_w:.1f}" height="18" fill="{HUMAN}"/>',
-            f'<rect x="{label_w + human_w:.1f}" y="{y + 4}" width="{filtered_w:.1f}" '
+            f'<g class="bar-row"><title>{escape(name)}</title>',
+            f'<text class="bar-label" x="0" y="{y + 17}" font-size="{FONT_SIZE}" '
+            f'fill="#1b2733">{escape(fit(name, label_w, FONT_SIZE))}</text>',
+            f'<rect class="bar" x="{bar_x:.1f}" y="{y + 4}" width="{human_w:.1f}" height="18" '
+            f'fill="{HUMAN}"/>',
+            f'<rect class="bar" x="{bar_x + human_w:.1f}" y="{y + 4}" width="{filtered_w:.1f}" '
             f'height="18" fill="{FILTERED}"/>',
-            f'<text x="{label_w + human_w + filtered_w + 6:.1f}" y="{y + 17}" font-size="12" '
-            f'fill="#1b2733">{link.human_clicks} / {link.filtered_clicks}</text>',
+            f'<text class="bar-count" x="{bar_x + human_w + filtered_w + GAP / 2:.1f}" '
+            f'y="{y + 17}" font-size="{FONT_SIZE}" fill="#1b2733">{count}</text></g>',
         ]
     parts.append("</svg>")
     return "".join(parts)
@@ -83,7 +103,3 @@ def clicks_over_time(points: Sequence[TimePoint], *, width: int = 640, height: i
 
 def _stamp(point: TimePoint) -> str:
     return point.start.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
