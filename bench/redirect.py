@@ -1,6 +1,7 @@
 """Click redirect speed: the real app with click recording on, against two baselines.
 
-    .venv/bin/python bench/redirect.py [--duration 10] [--connections 50] [--db postgresql]
+    .venv/bin/python bench/redirect.py [--duration 10] [--rounds 3] [--traffic readers]
+        [--connections 50] [--db postgresql] [--pin] [--only app,bare,...]
 
 Runs wrk (needs `wrk` and `nginx`: `apt-get install -y wrk nginx`) against, in one run
 on loopback, each for the same fixed duration with the same request script:
@@ -15,11 +16,22 @@ on loopback, each for the same fixed duration with the same request script:
 6. the real app with storage off (bench/unrecorded_app.py: clicks buffered, then
    discarded): the request path alone.
 
-Requests cycle through 60,000 distinct click tokens (20,000 subscribers x 3 links,
-fixed seed, shuffled) with a browser user agent, so clicks are classified as a
-person's and bursts are rare, as in real traffic. After each real-app run the server
-is stopped gracefully (SIGTERM) and the clicks in the database are counted against
-wrk's request count: none may be missing.
+Two kinds of traffic (`--traffic`), both with a browser user agent, a day after the
+send was accepted (so the scanner window does not apply), fixed seed:
+
+- `readers` (the default): 100,000 recipients who each open their 3 links once, far
+  apart (all first links in a shuffled order, then all second links, then all third),
+  as people do: almost every click is stored as a person's.
+- `scanners`: 20,000 recipients' 60,000 links shuffled and cycled, so each recipient
+  opens all 3 links within about two seconds, over and over: nearly every click joins
+  a burst, and the earlier clicks of each burst, already stored as a person's, are
+  re-marked. The worst case for storing clicks.
+
+Each wrk thread starts at its own place in the list. After each real-app run the
+server is stopped gracefully (SIGTERM) and the clicks in the database are counted
+against wrk's request count: none may be missing. Beside the rates, the script prints
+the CPU each part used per answered request (server, click writer, database, wrk, read
+from /proc), which is where the rate goes on a small machine.
 
 Goal: with recording on, at least the bare app's rate and p99 under 20 ms.
 """
@@ -31,6 +43,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -39,6 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,8 +70,10 @@ from briefmail.tracking.tokens import click_token  # noqa: E402
 
 SEED = 20240108
 KEY = "bench-secret-key-0123456789abcdef"
-SUBSCRIBERS = 20_000
+READERS = 100_000
+SCANNED = 20_000  # recipients whose links the scanners traffic cycles through
 LINK_IDS = (1, 2, 3)
+WRK_THREADS = 2
 BROWSER_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36"
@@ -80,6 +96,13 @@ class Result:
     p99_ms: float
     errors: int
     clicks_stored: int | None = None
+    clicks_filtered: int = 0
+    cpu: dict[str, float] | None = None  # CPU-microseconds per answered request, by part
+
+    def cpu_row(self) -> str:
+        cpu = self.cpu or {}
+        cells = " | ".join(f"{cpu.get(part, 0.0):.1f}" for part in CPU_PARTS)
+        return f"| {self.name} | {cells} | {sum(cpu.values()):.1f} |"
 
     def row(self) -> str:
         stored = "" if self.clicks_stored is None else str(self.clicks_stored)
@@ -100,6 +123,102 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# Placement (`--pin`): the server under test gets a core of its own and everything else
+# (wrk, PostgreSQL, Redis, the click writer) shares the rest, the same for every target.
+# On two cores that puts wrk beside the click storage, so it shows where the CPU goes
+# rather than a better figure (BENCHMARKS.md).
+SERVER_CPUS: set[int] = set()
+OTHER_CPUS: set[int] = set()
+
+
+def place(pin: bool) -> str:
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return "no pinning: every process on every CPU"
+    SERVER_CPUS.update(cpus[:1])
+    OTHER_CPUS.update(cpus[1:])
+    return f"server on CPU {cpus[0]}; wrk, PostgreSQL, Redis, click writer on CPU {cpus[1:]}"
+
+
+def on_server_cpus() -> None:
+    if SERVER_CPUS:
+        os.sched_setaffinity(0, SERVER_CPUS)
+
+
+def on_other_cpus() -> None:
+    if OTHER_CPUS:
+        os.sched_setaffinity(0, OTHER_CPUS)
+
+
+def move_helpers(server_pid: int, marker: str) -> None:
+    """Put the server's children (the click writer) and the processes whose command
+    line names `marker` (the database's backends, redis-server) on the other CPUs."""
+    if not OTHER_CPUS:
+        return
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == server_pid or (marker and marker in cmdline) or "redis-server" in cmdline:
+            try:
+                os.sched_setaffinity(int(entry), OTHER_CPUS)
+            except OSError as exc:
+                print(f"could not move process {entry}: {exc}", file=sys.stderr)
+
+
+CPU_PARTS = ("server", "click writer", "database", "wrk")
+
+
+def _proc_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command line, CPU seconds so far), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        table[int(entry)] = (int(fields[1]), cmdline, (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+def _cpu_by_part(server_pid: int, marker: str) -> dict[str, float]:
+    """CPU seconds so far of the server (and its worker processes), its click writer,
+    the database's backends for `marker` and redis-server."""
+    table = _proc_table()
+    ours = {server_pid}
+    for _ in range(3):  # children and grandchildren (granian's workers spawn the writer)
+        ours |= {pid for pid, (parent, _, _) in table.items() if parent in ours}
+    use = dict.fromkeys(CPU_PARTS[:3], 0.0)
+    for pid, (_, cmdline, seconds) in table.items():
+        if pid in ours:
+            use["click writer" if "spawn_main" in cmdline else "server"] += seconds
+        elif (marker and marker in cmdline) or "redis-server" in cmdline:
+            use["database"] += seconds
+    return use
+
+
+def measured(run: Callable[[], Result], server_pid: int, marker: str) -> Result:
+    """`run()` (one wrk run) with the CPU each part used meanwhile, per request."""
+    before = _cpu_by_part(server_pid, marker)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run()
+    after = _cpu_by_part(server_pid, marker)
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = {part: after[part] - before[part] for part in before}
+    used["wrk"] = (done.ru_utime - children.ru_utime) + (done.ru_stime - children.ru_stime)
+    result.cpu = {part: seconds / max(result.requests, 1) * 1e6 for part, seconds in used.items()}
+    return result
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -140,8 +259,8 @@ def drop_database(name: str | None) -> None:
     admin.dispose()
 
 
-def seed(url: str) -> list[str]:
-    """One sent brief to SUBSCRIBERS people; returns every click path, shuffled."""
+def seed(url: str, traffic: str) -> list[str]:
+    """One sent brief to READERS people; returns the click paths in `traffic`'s order."""
     upgrade(url)
     t0 = datetime(2024, 1, 8, 9, 0, tzinfo=UTC)
     with session_scope(url) as s:
@@ -162,9 +281,10 @@ def seed(url: str) -> list[str]:
             send_id=send.id,
             seq=0,
             status="accepted",
-            size=SUBSCRIBERS,
+            size=READERS,
             due_at=t0,
             accepted_at=t0 - timedelta(days=1),
+            updated_at=t0 - timedelta(days=1),  # sent yesterday, settled since
         )
         s.add(batch)
         for link_id in LINK_IDS:
@@ -189,7 +309,7 @@ def seed(url: str) -> list[str]:
             "created_at": t0,
             "updated_at": t0,
         }
-        for i in range(SUBSCRIBERS)
+        for i in range(READERS)
     ]
     with session_scope(url) as s:
         s.execute(Subscriber.__table__.insert(), subs)
@@ -213,15 +333,30 @@ def seed(url: str) -> list[str]:
             ],
         )
     keys = [KEY.encode()]
-    paths = [f"/c/{click_token(keys, send_id, link, sid)}" for sid in ids for link in LINK_IDS]
-    random.Random(SEED).shuffle(paths)
+    rng = random.Random(SEED)
+    if traffic == "scanners":
+        paths = [
+            f"/c/{click_token(keys, send_id, link, sid)}"
+            for sid in ids[:SCANNED]
+            for link in LINK_IDS
+        ]
+        rng.shuffle(paths)
+        return paths
+    paths = []
+    for link in LINK_IDS:
+        block = [f"/c/{click_token(keys, send_id, link, sid)}" for sid in ids]
+        rng.shuffle(block)
+        paths += block
     return paths
 
 
-def count_clicks(url: str) -> int:
+def count_clicks(url: str) -> tuple[int, int]:
+    """Clicks stored, and how many of them were filtered as automated."""
     dispose_engines()
     with session_scope(url) as s:
-        return s.scalar(select(func.count()).select_from(Click)) or 0
+        total = s.scalar(select(func.count()).select_from(Click)) or 0
+        automated = s.scalar(select(func.count()).where(Click.automated.is_(True))) or 0
+        return total, automated
 
 
 def clear_clicks(url: str) -> None:
@@ -241,7 +376,10 @@ def lua_script(paths: list[str], workdir: Path) -> Path:
         "local n = #paths",
         "local i = 0",
         f'local headers = {{["User-Agent"] = "{BROWSER_UA}"}}',
-        "function init(args) i = math.random(n) end",
+        "local threads = 0",
+        # each thread starts at its own place: thread k of t at k/t of the list
+        'function setup(thread) thread:set("k", threads); threads = threads + 1 end',
+        f"function init(args) i = math.floor(k * n / {WRK_THREADS}) end",
         "function request()",
         "  i = i + 1",
         "  if i > n then i = 1 end",
@@ -253,11 +391,10 @@ def lua_script(paths: list[str], workdir: Path) -> Path:
 
 
 def run_wrk(name: str, base: str, script: Path, duration: int, connections: int) -> Result:
-    threads = 2
     out = subprocess.run(
         [
             "wrk",
-            f"-t{threads}",
+            f"-t{WRK_THREADS}",
             f"-c{connections}",
             f"-d{duration}s",
             "--latency",
@@ -268,6 +405,7 @@ def run_wrk(name: str, base: str, script: Path, duration: int, connections: int)
         capture_output=True,
         text=True,
         check=True,
+        preexec_fn=on_other_cpus,
     ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -367,16 +505,24 @@ def bench_real_app(
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=on_server_cpus,
     )
     try:
         wait_ready(f"{base}/healthz", proc)
         httpx.get(base + paths[0], headers={"user-agent": BROWSER_UA})  # loads the link table
-        result = run_wrk(name, base, script, args.duration, args.connections)
+        time.sleep(0.5)  # the writer has stored it: its database connection is open
+        move_helpers(proc.pid, url.rsplit("/", 1)[-1])
+        result = measured(
+            lambda: run_wrk(name, base, script, args.duration, args.connections),
+            proc.pid,
+            url.rsplit("/", 1)[-1],
+        )
     finally:
         proc.send_signal(signal.SIGTERM)  # graceful: the lifespan flushes every click
         proc.wait(timeout=120)
     if server != "unrecorded":
-        result.clicks_stored = count_clicks(url) - 1
+        stored, result.clicks_filtered = count_clicks(url)
+        result.clicks_stored = stored - 1  # less the one that loaded the link table
     return result
 
 
@@ -404,15 +550,20 @@ def bench_bare(script: Path, args: argparse.Namespace) -> Result:
         ],
         env=app_env(""),
         cwd=ROOT,
+        preexec_fn=on_server_cpus,
     )
     try:
         wait_ready(f"{base}/c/x", proc)
-        return run_wrk(
-            "bare Starlette + uvicorn (HMAC check, 302)",
-            base,
-            script,
-            args.duration,
-            args.connections,
+        return measured(
+            lambda: run_wrk(
+                "bare Starlette + uvicorn (HMAC check, 302)",
+                base,
+                script,
+                args.duration,
+                args.connections,
+            ),
+            proc.pid,
+            "",
         )
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -442,11 +593,19 @@ http {{
 }}
 """
     )
-    proc = subprocess.Popen([need("nginx"), "-c", str(conf), "-p", str(workdir)])
+    proc = subprocess.Popen(
+        [need("nginx"), "-c", str(conf), "-p", str(workdir)], preexec_fn=on_server_cpus
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc)
-        return run_wrk("nginx return 302 (1 worker)", base, script, args.duration, args.connections)
+        return measured(
+            lambda: run_wrk(
+                "nginx return 302 (1 worker)", base, script, args.duration, args.connections
+            ),
+            proc.pid,
+            "",
+        )
     finally:
         proc.send_signal(signal.SIGQUIT)  # graceful stop
         proc.wait(timeout=30)
@@ -500,6 +659,17 @@ def main() -> None:
         help="database for the real app (default: PostgreSQL if it answers)",
     )
     parser.add_argument(
+        "--traffic",
+        choices=["readers", "scanners"],
+        default="readers",
+        help="readers: each opens 3 links far apart; scanners: all 3 within ~2 s, repeatedly",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="server on a CPU of its own; wrk, databases and the click writer on the others",
+    )
+    parser.add_argument(
         "--only", default="", help="comma list: app,redis,granian,unrecorded,bare,nginx"
     )
     args = parser.parse_args()
@@ -507,6 +677,7 @@ def main() -> None:
     need("nginx")
     only = set(filter(None, args.only.split(",")))
     kind = args.db or ("postgresql" if postgres_available() else "sqlite")
+    placement = place(args.pin)
     every_target = ("app", "redis", "granian", "unrecorded", "bare", "nginx")
     wanted = [t for t in every_target if not only or t in only]
     if "redis" in wanted and not redis_available():
@@ -519,7 +690,7 @@ def main() -> None:
         workdir = Path(tmp)
         url, pg_name = make_database(kind, workdir)
         try:
-            paths = seed(url)
+            paths = seed(url, args.traffic)
             script = lua_script(paths, workdir)
             targets = {
                 "app": lambda: bench_real_app(
@@ -554,15 +725,20 @@ def main() -> None:
 
     results = [sorted(r, key=lambda x: x.rate)[len(r) // 2] for r in runs.values()]
     machine = f"{platform.platform()}, {os.cpu_count()} CPUs"
-    print(f"\nMachine: {machine}, Python {platform.python_version()}")
+    print(f"\nMachine: {machine}, Python {platform.python_version()}; {placement}")
     print(
-        f"wrk -t2 -c{args.connections} -d{args.duration}s, {len(paths):,} distinct tokens, "
-        f"{args.rounds} round(s), median shown\n"
+        f"wrk -t2 -c{args.connections} -d{args.duration}s, {args.traffic} traffic, "
+        f"{len(paths):,} distinct tokens, {args.rounds} round(s), median shown\n"
     )
     print("| target | redirects/s | p50 ms | p99 ms | requests | errors | clicks stored |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for result in results:
         print(result.row())
+    print("\nCPU-microseconds per answered request (same runs):\n")
+    print(f"| target | {' | '.join(CPU_PARTS)} | all |")
+    print("|---|" + "---:|" * (len(CPU_PARTS) + 1))
+    for result in results:
+        print(result.cpu_row())
     every = [r for rs in runs.values() for r in rs]
     lost = [r for r in every if r.clicks_stored is not None and r.clicks_stored < r.requests]
     print()
@@ -570,7 +746,8 @@ def main() -> None:
         if r.clicks_stored is not None:
             print(
                 f"{r.name}: {r.clicks_stored:,} clicks stored for {r.requests:,} answered "
-                f"requests ({'none lost' if r.clicks_stored >= r.requests else 'LOST CLICKS'})"
+                f"requests ({'none lost' if r.clicks_stored >= r.requests else 'LOST CLICKS'}), "
+                f"{r.clicks_filtered:,} filtered as automated"
             )
     if runs.get("app") and runs.get("bare"):
         app, bare = results[wanted.index("app")], results[wanted.index("bare")]

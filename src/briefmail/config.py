@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         ge=10,
         description="A batch claimed longer ago than this by a silent worker is settled.",
     )
+    send_resend_grace_seconds: int = Field(
+        900,
+        ge=0,
+        description="A batch resolved with --resend waits this long after the attempt in doubt, "
+        "for its late events.",
+    )
     http_timeout_seconds: float = Field(
         30.0, gt=0, description="Timeout of each provider HTTP request (connect and read)."
     )

@@ -33,3 +33,26 @@ def write(directory: Path, text: str | bytes, name: str = "brief.md") -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def with_sources(count: int) -> str:
+    """The example's front matter with `count` sources, each cited once in the body.
+
+    Its tracked links are known: the hidden honeypot, `count` citations, `count`
+    source cards and the call to action.
+    """
+    text = example_text()
+    head, rest = text.split("sources:\n", 1)
+    cta = rest[rest.index("cta:\n") : rest.index("\n---\n")]
+    sources = "".join(
+        f"  - kind: Article\n"
+        f"    title: Study {i}\n"
+        f"    outlet: Journal {i}\n"
+        f"    summary: What study {i} found.\n"
+        f"    url: https://journal.example.org/articles/{i:04d}\n"
+        for i in range(1, count + 1)
+    )
+    citations = " ".join(
+        f"Study {i} agrees ([Journal {i}](source:{i}))." for i in range(1, count + 1)
+    )
+    return f"{head}sources:\n{sources}{cta}\n---\n\n## The evidence\n\n{citations}\n"

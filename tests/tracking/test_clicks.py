@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
-from briefmail.db.models import Click
+from briefmail.db.models import Batch, Click, Delivery
 from briefmail.db.session import dispose_engines, get_engine, session_factory, session_scope
 from briefmail.tracking.clicks import ClickStore, RawClick, new_event_key, store_clicks
 from briefmail.tracking.clickstream import (
@@ -36,7 +36,7 @@ def raw(world, subscriber: int, link_id: int, seconds: float, **kw) -> RawClick:
         "send_id": world.send_id,
         "link_id": link_id,
         "subscriber_id": subscriber,
-        "clicked_at": T0 + timedelta(seconds=seconds),
+        "clicked_at": (T0 + timedelta(seconds=seconds)).timestamp(),
         "method": "GET",
         "ip": "203.0.113.9",
         "user_agent": BROWSER,
@@ -66,6 +66,64 @@ def test_window_is_measured_from_batch_acceptance(db_url) -> None:
     assert result[early.event_key] == (True, "window")
     assert result[late.event_key] == (False, None)
     assert result[no_subscriber.event_key] == (False, None)  # a proof: no batch to measure from
+
+
+def _settle_batch(
+    url: str, world, *, status: str, updated_at, accepted_at=T0, delivery_accepted_at=None
+) -> None:
+    with session_scope(url) as s:
+        s.execute(
+            update(Batch)
+            .where(Batch.id == world.batch_id)
+            .values(status=status, updated_at=updated_at, accepted_at=accepted_at)
+        )
+        if delivery_accepted_at is not None:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.batch_id == world.batch_id)
+                .values(accepted_at=delivery_accepted_at)
+            )
+
+
+def test_clicks_long_after_a_settled_send_skip_the_acceptance_lookup(db_url) -> None:
+    world = build_world(db_url)
+    _settle_batch(db_url, world, status="accepted", updated_at=T0)
+    sub = world.subscribers[0]
+    lookups: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "FROM deliveries" in statement:
+            lookups.append(statement)
+
+    engine = get_engine(db_url)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        store(db_url, [raw(world, sub, 1, 3 * 3600)])
+        assert lookups == []  # the send settled hours before: nobody can be in the window
+        early = raw(world, sub, 2, 20)
+        store(db_url, [early])
+        assert len(lookups) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert stored(db_url)[early.event_key] == (True, "window")
+
+
+def test_a_send_with_an_open_batch_is_always_looked_up(db_url) -> None:
+    """An `unknown` batch settled later by a provider event stamps its deliveries with
+    the provider's time, after the batch's last write: the window must still apply."""
+    world = build_world(db_url)
+    processed = T0 + timedelta(minutes=30)
+    _settle_batch(
+        db_url,
+        world,
+        status="unknown",
+        updated_at=T0,
+        accepted_at=None,
+        delivery_accepted_at=processed,
+    )
+    click = raw(world, world.subscribers[0], 1, 30 * 60 + 20)
+    store(db_url, [click])
+    assert stored(db_url)[click.event_key] == (True, "window")
 
 
 def test_request_rules_are_applied_when_stored(db_url) -> None:
@@ -115,10 +173,26 @@ def test_storing_the_same_clicks_twice_stores_them_once(db_url) -> None:
     assert len(stored(db_url)) == 3
 
 
+def test_a_batch_partly_stored_before_adds_only_the_new_clicks(db_url) -> None:
+    """The fast path (COPY straight into the table) fails on the old keys; the fallback
+    must still store the new ones, in the same transaction, and count only those."""
+    world = build_world(db_url)
+    old = [raw(world, world.subscribers[0], 1, 900 + i * 30) for i in range(3)]
+    new = [raw(world, world.subscribers[1], 2, 900 + i * 30) for i in range(4)]
+    assert store(db_url, old) == 3
+    with session_scope(db_url) as s:
+        assert store_clicks(s, [*new[:2], *old, *new[2:]], window_seconds=60) == 4
+        s.add(Click(send_id=world.send_id, link_id=1, clicked_at=T0, event_key="after"))
+    assert set(stored(db_url)) == {c.event_key for c in old + new} | {"after"}
+
+
 def test_raw_click_round_trips_through_stream_fields() -> None:
-    click = RawClick(new_event_key(), 7, 2, None, T0, "HEAD", None, "UA é", "prefetch")
+    click = RawClick(new_event_key(), 7, 2, None, T0.timestamp(), "HEAD", None, "UA é", "prefetch")
     encoded = {k.encode(): v.encode() for k, v in click.to_fields().items()}
     assert RawClick.from_fields(encoded) == click
+    # an entry queued by an earlier version, its time in ISO 8601
+    older = {**encoded, b"t": T0.isoformat().encode()}
+    assert RawClick.from_fields(older) == click
 
 
 class FlakySink:
@@ -180,7 +254,7 @@ def test_bounded_buffer_counts_what_it_drops() -> None:
 
     recorder = ClickRecorder(Never(), max_buffered=5)
     for i in range(8):
-        recorder.record(RawClick(str(i), 1, 1, 1, T0, "GET", None, "", ""))
+        recorder.record(RawClick(str(i), 1, 1, 1, T0.timestamp(), "GET", None, "", ""))
     assert recorder.buffered == 5
     assert recorder.dropped == 3
 
@@ -287,16 +361,16 @@ def test_writer_process_stores_batches_and_survives_its_own_death(db_url) -> Non
         assert sink._proc is not None
         assert sink._proc.pid != dead.pid
     finally:
-        sink.close()
+        asyncio.run(sink.close())
     assert set(stored(db_url)) == {c.event_key for c in first + second}
 
 
 def test_writer_process_reports_database_errors(tmp_path: Path) -> None:
     missing = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir'}/x.db"
     sink = WriterProcessSink(missing, window_seconds=60)
-    click = RawClick(new_event_key(), 1, 1, 1, T0, "GET", None, "", "")
+    click = RawClick(new_event_key(), 1, 1, 1, T0.timestamp(), "GET", None, "", "")
     try:
         with pytest.raises((RuntimeError, ConnectionError)):
             asyncio.run(sink.write([click]))
     finally:
-        sink.close()
+        asyncio.run(sink.close())

@@ -31,7 +31,8 @@ def free_port() -> int:
 
 class LiveServer:
     def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
+        # The click writer starts at the first click: most of these servers get none.
+        self.app = create_app(settings, start_writer_early=False)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

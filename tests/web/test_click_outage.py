@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -131,3 +133,35 @@ def test_clicks_through_the_redis_stream(db_url, redis_url, monkeypatch, tmp_pat
         assert stop_subprocess(proc)
     dispose_engines()
     assert count_clicks(db_url) == 7
+
+
+def _children(pid: int) -> list[str]:
+    """Command lines of `pid`'s child processes, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
+def test_briefmail_web_starts_its_click_writer_before_the_first_click(
+    db_url, monkeypatch, tmp_path
+) -> None:
+    """The writer's start (a second of imports) must not land on the first clicks."""
+    monkeypatch.setenv("BRIEFMAIL_DATABASE_URL", db_url)
+    proc, _base = start_subprocess({}, tmp_path)
+    try:
+        wait_for(
+            lambda: any("spawn_main" in c for c in _children(proc.pid)),
+            "the click writer process",
+            limit=20,
+        )
+    finally:
+        assert stop_subprocess(proc)

@@ -18,7 +18,7 @@ URLS = {link_id: url for link_id, url, _, _ in LINKS}
 
 def clicks(url: str) -> list[Click]:
     with session_scope(url) as s:
-        return list(s.scalars(select(Click).order_by(Click.id)))
+        return list(s.scalars(select(Click).order_by(Click.clicked_at, Click.event_key)))
 
 
 def test_click_redirects_and_is_recorded_as_human(db_url, start_server) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
@@ -90,7 +89,7 @@ def test_a_burst_straddling_a_failed_batch_is_still_marked(db_url) -> None:
 
     def click(link_id: int, seconds: float) -> RawClick:
         return RawClick(
-            new_event_key(), world.send_id, link_id, sub, T0 + timedelta(seconds=seconds),
+            new_event_key(), world.send_id, link_id, sub, T0.timestamp() + seconds,
             "GET", "203.0.113.9", BROWSER_UA, "",
         )  # fmt: skip
 

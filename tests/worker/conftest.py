@@ -47,6 +47,7 @@ def worker_env(db_url: str, broker: str, fake: FakeSendGrid, **extra: str) -> di
         BRIEFMAIL_TICK_SECONDS="0.5",
         BRIEFMAIL_SEND_RETRY_BASE_SECONDS="0.2",
         BRIEFMAIL_HTTP_TIMEOUT_SECONDS="60",
+        BRIEFMAIL_SEND_RESEND_GRACE_SECONDS="0",  # `sends resolve --resend` goes at once
     )
     env.update(extra)
     return env

@@ -40,6 +40,7 @@ def print_summary(preview: Preview) -> None:
     table.add_row("HTML", size_label(preview.html_bytes))
     table.add_row("Text", size_label(preview.text_bytes))
     table.add_row("Links", str(preview.tracked_links))
+    table.add_row("Per recipient", f"{preview.recipient_fit.usage()} (SendGrid's limits)")
     console.print(table, markup=False)
     if preview.warnings:
         console.print(f"\n[bold yellow]{len(preview.warnings)} warning(s)[/]")

@@ -21,7 +21,8 @@ from briefmail.cli import app
 from briefmail.config import get_settings
 from briefmail.db.session import session_factory, session_scope
 from briefmail.errors import InvalidInputError
-from briefmail.sending import service
+from briefmail.sending import fit, service
+from briefmail.sending.options import SendOptions
 from briefmail.sending.runtime import engine_from_settings
 from briefmail.sending.scheduling import zone
 from briefmail.sending.service import SendView
@@ -116,13 +117,23 @@ def send(
         raise InvalidInputError("--topics does not apply to a proof (--test-to)")
     settings = get_settings()
     current = clock.now()
+    # SendGrid refuses too many per-recipient values: refuse such a brief before the send exists.
+    check = SendOptions.from_settings(settings) if fit.applies_to(settings.email_backend) else None
     with session_scope() as session:
         if test_to is not None:
-            row = service.create_test_send(session, slug, _split(test_to), now=current, by=by)
+            row = service.create_test_send(
+                session, slug, _split(test_to), now=current, by=by, check_fit=check
+            )
         else:
             when = parse_at(at, tz) if at is not None else current
             row = service.create_send(
-                session, slug, at=when, now=current, topics=_split(topics) or None, by=by
+                session,
+                slug,
+                at=when,
+                now=current,
+                topics=_split(topics) or None,
+                by=by,
+                check_fit=check,
             )
         send_id, due = row.id, clock.as_utc(row.scheduled_for) <= current
     # Queued only now that the send is committed: a worker must find it.

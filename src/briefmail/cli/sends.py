@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -69,6 +70,8 @@ def show(
         typer.echo("batches: " + ", ".join(f"{k} {n}" for k, n in sorted(view.batches.items())))
     for error in view.errors:
         typer.echo(f"error: {error}")
+    for note in view.notes:
+        typer.echo(f"note: {note}")
 
 
 @sends_app.command("cancel")
@@ -86,16 +89,50 @@ def resolve(
         bool, typer.Option("--accepted", help="It went out (the provider's log shows it).")
     ] = False,
     resend: Annotated[
-        bool, typer.Option("--resend", help="It did not go out: send it again.")
+        bool,
+        typer.Option(
+            "--resend",
+            help="It did not go out: send it again, BRIEFMAIL_SEND_RESEND_GRACE_SECONDS "
+            "after the attempt in doubt.",
+        ),
     ] = False,
     by: Annotated[str, typer.Option("--by", help="Who decided (for the record).")] = "",
 ) -> None:
     """Settle a batch whose outcome a crash left unknown."""
     if accepted == resend:
         raise InvalidInputError("give exactly one of --accepted or --resend")
+    now = clock.now()
+    grace = get_settings().send_resend_grace_seconds
     with session_scope() as session:
-        batch = service.resolve_batch(session, batch_id, accepted=accepted, now=clock.now(), by=by)
-        typer.echo(f"batch {batch.id} of send {batch.send_id}: {batch.status}")
+        batch = service.resolve_batch(
+            session, batch_id, accepted=accepted, now=now, by=by, grace_seconds=grace
+        )
+        line = f"batch {batch.id} of send {batch.send_id}: {batch.status}"
+        if batch.status == "pending":
+            line += "; " + resend_notice(clock.as_utc(batch.due_at), now)
+        typer.echo(line)
+
+
+def resend_notice(due: datetime, now: datetime) -> str:
+    """When a resolved batch goes, and what can still stop it: the operator's verdict
+    is not the last word while the provider's events for the old attempt may come."""
+    wait = max(0, round((due - now).total_seconds()))
+    when = (
+        "resending now (a worker takes it at its next tick)"
+        if wait == 0
+        else f"resending at {due.isoformat(timespec='seconds')} (in {_duration(wait)})"
+    )
+    return (
+        f"{when}; provider events for the earlier attempt arriving before then "
+        "settle it as accepted instead"
+    )
+
+
+def _duration(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 @sends_app.command("run-due")

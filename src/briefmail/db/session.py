@@ -12,15 +12,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from briefmail.config import get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -43,6 +44,10 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
 
 
 def alembic_config(url: str) -> Config:
+    # Imported here: alembic is most of the import time of a process that only writes
+    # rows (the click writer starts with the web app).
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -53,6 +58,8 @@ def upgrade(url: str | None = None) -> None:
     """Apply every migration to the database at `url` (default: the configured one)."""
     target = url or get_settings().database_url
     engine = get_engine(target, auto_upgrade=False)
+    from alembic import command
+
     with engine.begin() as connection:
         cfg = alembic_config(target)
         cfg.attributes["connection"] = connection

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from briefmail.briefs.model import Brief
 from briefmail.briefs.parse import load_brief
-from briefmail.preview.warnings import PreviewWarning, find_warnings
+from briefmail.preview.warnings import PreviewWarning, find_warnings, sendgrid_limits
 from briefmail.render import personalise as p
 from briefmail.render.email import render_email
 from briefmail.render.message import build_message
 from briefmail.render.model import RenderedEmail
 from briefmail.render.reason import topics_phrase
+from briefmail.sending import fit
 from briefmail.tracking.links import recipient_values
 
 SAMPLE_SUBSCRIBER_ID = 0
@@ -52,6 +53,8 @@ class Preview:
     text: str
     message: EmailMessage
     warnings: tuple[PreviewWarning, ...]
+    # One recipient's values against SendGrid's per-personalization limits.
+    recipient_fit: fit.RecipientFit
 
     @property
     def html_bytes(self) -> int:
@@ -111,11 +114,18 @@ def preview_brief(brief: Brief, options: PreviewOptions) -> Preview:
         unsubscribe_mailto=options.unsubscribe_mailto,
         reply_to=options.reply_to,
     )
+    recipient_fit = fit.measure(
+        rendered,
+        [topic.name for topic in brief.topics],
+        keys=options.signing_keys,
+        public_url=options.public_url,
+    )
     return Preview(
         brief=brief,
         rendered=rendered,
         html=html,
         text=text,
         message=message,
-        warnings=tuple(find_warnings(brief, rendered, html)),
+        warnings=(*find_warnings(brief, rendered, html), *sendgrid_limits(recipient_fit)),
+        recipient_fit=recipient_fit,
     )

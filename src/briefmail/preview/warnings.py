@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 
 from briefmail.briefs.model import Brief
 from briefmail.render.model import EmailLink, RenderedEmail
+from briefmail.sending.fit import RecipientFit
 
 SUBJECT_MAX = 60
 PREHEADER_MAX = 150
@@ -71,6 +72,15 @@ def find_warnings(brief: Brief, rendered: RenderedEmail, html: str) -> list[Prev
             )
         )
     return found
+
+
+def sendgrid_limits(fit: RecipientFit) -> list[PreviewWarning]:
+    """Too many tracked links for SendGrid: every batch of the send would be refused,
+    and starting the send through SendGrid refuses the brief (`briefmail.sending.fit`)."""
+    if fit.fits:
+        return []
+    message = f"{fit.problem()}: SendGrid would refuse every batch; {fit.remedy()}"
+    return [PreviewWarning("sendgrid-limits", message)]
 
 
 def _origin(link: EmailLink) -> str:

@@ -7,7 +7,8 @@ no server and the tests exercise the same code the workers run.
     tick(): create the weekly slot's send if due; settle orphaned and unknown
             batches; close finished sends; report how much work is due.
     work(): until nothing is due (or the time budget is spent): start a due send
-            (snapshot), else claim a due batch and send it.
+            (snapshot), else claim a due batch and send it (unless the claim finds
+            that an earlier attempt of it went out after all).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from briefmail import clock
 from briefmail.db.models import Batch, Send
-from briefmail.sending import ledger, owners, snapshot, weekly
+from briefmail.sending import fit, ledger, owners, snapshot, weekly
 from briefmail.sending.backends.base import (
     BatchResult,
     EmailBackend,
@@ -111,7 +112,12 @@ class Engine:
             owner = owners.current_owner()
             with self.sessions() as session:
                 send_id = snapshot.claim_due_send(
-                    session, now=now, options=self.options, owner=owner, is_dead=owners.is_dead
+                    session,
+                    now=now,
+                    options=self.options,
+                    owner=owner,
+                    is_dead=owners.is_dead,
+                    check_fit=fit.applies_to(self.backend.name),
                 )
                 claim = None
                 if send_id is None:
@@ -132,6 +138,13 @@ class Engine:
                 report.started.append(send_id)
                 continue
             assert claim is not None
+            if isinstance(claim, ledger.Settled):
+                # An earlier attempt went out after all: nothing to send, the send may be done.
+                log.warning("batch %s: %s", claim.batch_id, claim.reason)
+                report.batches[claim.batch_id] = "accepted"
+                with self.sessions() as session:
+                    ledger.refresh_send(session, claim.send_id, clock.now())
+                continue
             if not woken and wake is not None:
                 wake()
                 woken = True

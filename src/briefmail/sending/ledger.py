@@ -3,17 +3,22 @@
 A batch moves
 
     pending --claim--> sending --answer--> accepted | failed | pending (retry later)
-                          |
-                          +--owner gone--> accepted (evidence) | pending (provably
-                                           not sent) | unknown --operator--> accepted | pending
+       |                  |
+       |                  +--owner gone--> accepted (evidence) | pending (provably
+       |                                   not sent) | unknown --operator--> accepted | pending
+       +--claim finds events of an earlier attempt--> accepted (never sent twice)
     pending --cancel--> cancelled
 
 `sending` is committed *before* the provider request, with a fresh attempt key and
 the claiming worker's identity, and the answer is committed *after* it. So a crash
 can only ever leave a batch in `sending`, and such a batch is never resent blindly:
 its outcome is settled from evidence (provider events carrying its attempt key, or
-what the backend can see), else it waits for an operator. Progress is the set of
-per-recipient rows, never a cursor moved ahead of the work (listmonk's mistake).
+what the backend can see), else it waits for an operator. An operator's "it did not
+go out" can be wrong, and provider events can be late: so a batch that was sent before
+is checked for events of its earlier attempts in the very transaction that claims it
+again, and evidence that one went out wins over sending it a second time. Progress is
+the set of per-recipient rows, never a cursor moved ahead of the work (listmonk's
+mistake).
 
 Each function here is one transaction and commits it.
 """
@@ -31,13 +36,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from briefmail import clock
-from briefmail.db.models import Batch, Delivery, ProviderEvent, Send, Subscriber, Suppression
+from briefmail.db.models import OPEN_BATCH, Batch, Delivery, Send, Subscriber, Suppression
 from briefmail.errors import NotFoundError, StateError
+from briefmail.sending import evidence
 from briefmail.sending.backends.base import BatchResult, OrphanOutcome, ProviderError
+from briefmail.sending.evidence import Sighting
 from briefmail.sending.retry import RetryPolicy
 from briefmail.sending.txn import begin_write, lock_rows, rowcount, skip_locked
-
-OPEN_BATCH = ("pending", "sending", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +56,34 @@ class Claim:
     worker: str
 
 
-def claim_next_batch(session: Session, *, now: datetime, worker: str) -> Claim | None:
-    """Take the oldest due pending batch, or None; commits `sending` before returning."""
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A due batch the claim found already sent by an earlier attempt: accepted, not sent."""
+
+    batch_id: int
+    send_id: int
+    reason: str
+
+
+def claim_next_batch(session: Session, *, now: datetime, worker: str) -> Claim | Settled | None:
+    """Take the oldest due pending batch, or None; commits `sending` before returning.
+
+    A batch sent before (a retry, or one an operator resolved for resending) is first
+    checked, under the same lock, for provider events of its earlier attempts: if one
+    went out after all, the batch is settled as accepted (`Settled`) instead, since a
+    second request would mail everyone in it twice. Its events cannot be seen any
+    earlier than this; a resend with no evidence by now goes out.
+    """
     begin_write(session)
     query = (
-        select(Batch.id, Batch.send_id, Batch.attempts)
+        select(
+            Batch.id,
+            Batch.send_id,
+            Batch.attempts,
+            Batch.attempt_key,
+            Batch.earlier_attempt_keys,
+            Batch.error,
+        )
         .join(Send, Send.id == Batch.send_id)
         .where(Batch.status == "pending", Batch.due_at <= now, Send.status == "sending")
         .order_by(Batch.due_at, Batch.id)
@@ -65,26 +93,65 @@ def claim_next_batch(session: Session, *, now: datetime, worker: str) -> Claim |
     if row is None:
         session.rollback()
         return None
-    batch_id, send_id, attempts = row
+    batch_id, send_id, attempts, last_key, earlier, error = row
+    tried = evidence.attempt_keys(last_key, earlier)
+    proof = evidence.first_sighting(session, batch_id, tried)
+    if proof is not None:
+        return _settle_instead_of_resending(session, batch_id, send_id, proof, error, now)
     drop_lapsed(session, batch_id)
     key = uuid4().hex
+    values: dict[str, object] = {
+        "status": "sending",
+        "attempts": Batch.attempts + 1,
+        "attempt_key": key,
+        "claimed_by": worker,
+        "claimed_at": now,
+        "updated_at": now,
+    }
+    if tried:  # never None: the JSON column would store a JSON null
+        values["earlier_attempt_keys"] = tried
     claimed = session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id, Batch.status == "pending")
-        .values(
-            status="sending",
-            attempts=Batch.attempts + 1,
-            attempt_key=key,
-            claimed_by=worker,
-            claimed_at=now,
-            updated_at=now,
-        )
+        update(Batch).where(Batch.id == batch_id, Batch.status == "pending").values(**values)
     )
     if rowcount(claimed) != 1:  # pragma: no cover - the row is locked by us
         session.rollback()
         return None
     session.commit()
     return Claim(batch_id, send_id, key, attempts + 1, worker)
+
+
+def _settle_instead_of_resending(
+    session: Session,
+    batch_id: int,
+    send_id: int,
+    seen: Sighting,
+    error: str | None,
+    now: datetime,
+) -> Settled | None:
+    """Accept a due batch whose earlier attempt the provider reported, in the claim's
+    transaction; its recipients are those of that attempt, so none is dropped here."""
+    reason = (
+        f"accepted, not sent again: provider events show its earlier {seen.describe()} "
+        "went out, so sending it again would mail every recipient twice"
+        + (f" (it was {error})" if error else "")
+    )
+    settled = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == "pending")
+        .values(
+            status="accepted",
+            accepted_at=seen.at,
+            error=reason,
+            claimed_by=None,
+            updated_at=now,
+        )
+    )
+    if rowcount(settled) != 1:  # pragma: no cover - the row is locked by us
+        session.rollback()
+        return None
+    _settle_deliveries(session, batch_id, seen.at)
+    session.commit()
+    return Settled(batch_id, send_id, reason)
 
 
 def drop_lapsed(session: Session, batch_id: int) -> int:
@@ -140,8 +207,10 @@ def record_accepted(session: Session, claim: Claim, result: BatchResult, now: da
     begin_write(session)
     done = session.execute(
         update(Batch)
-        # `unknown`: a live but slow owner outlived its lease; it knows better.
-        .where(_this_attempt(claim, "sending", "unknown"))
+        # `unknown`: a live but slow owner outlived its lease; it knows better. `pending`
+        # with this attempt's key: requeued or resolved for resending after that, but not
+        # claimed again yet; the provider's answer beats the guess, and stops the resend.
+        .where(_this_attempt(claim, "sending", "unknown", "pending"))
         .values(
             status="accepted",
             accepted_at=now,
@@ -196,6 +265,17 @@ def record_error(
         }
     else:
         final = reason if permanent else f"gave up after {claim.attempts} attempts: {reason}"
+        proof = evidence.earlier_attempt_went_out(session, claim.batch_id)
+        if proof is not None:  # its recipients have it: neither failed nor free to resend
+            final = (
+                f"accepted: provider events show its earlier {proof.describe()} went out "
+                f"(this attempt then ended: {final})"
+            )
+            if _settle_accepted(session, claim, proof, final, now):
+                session.commit()
+                return "accepted"
+            session.rollback()
+            return "stale"
         values = {"status": "failed", "error": final}
     moved = session.execute(
         update(Batch)
@@ -214,6 +294,23 @@ def record_error(
         )
     session.commit()
     return str(values["status"])
+
+
+def _settle_accepted(
+    session: Session, claim: Claim, seen: Sighting, error: str, now: datetime
+) -> bool:
+    """Accept the claim's batch on another attempt's evidence, queued recipients too."""
+    settled = session.execute(
+        update(Batch)
+        .where(_this_attempt(claim, "sending", "unknown"))
+        .values(
+            status="accepted", accepted_at=seen.at, error=error, claimed_by=None, updated_at=now
+        )
+    )
+    if rowcount(settled) != 1:
+        return False
+    _settle_deliveries(session, claim.batch_id, seen.at)
+    return True
 
 
 def _send_cancelled(session: Session, send_id: int) -> bool:
@@ -346,23 +443,6 @@ def find_orphans(
     ]
 
 
-def event_evidence(session: Session, batch_id: int, attempt_key: str | None) -> datetime | None:
-    """When provider events first showed this attempt arrived (any event proves it)."""
-    if not attempt_key:
-        return None
-    rows = session.execute(
-        select(ProviderEvent.payload, ProviderEvent.occurred_at, ProviderEvent.received_at).where(
-            ProviderEvent.batch_id == batch_id
-        )
-    )
-    seen = [
-        clock.as_utc(occurred or received)
-        for payload, occurred, received in rows
-        if isinstance(payload, dict) and str(payload.get("attempt_key", "")) == attempt_key
-    ]
-    return min(seen) if seen else None
-
-
 def settle_orphan(
     session: Session,
     batch_id: int,
@@ -383,7 +463,8 @@ def settle_orphan(
     if batch is None:
         session.rollback()
         return "gone"
-    seen = event_evidence(session, batch.id, batch.attempt_key)
+    first, note = evidence.batch_went_out(session, batch)
+    seen = first.at if first is not None else None
     if seen is not None:
         outcome = OrphanOutcome.SENT
     else:
@@ -398,7 +479,7 @@ def settle_orphan(
     if outcome is OrphanOutcome.SENT:
         batch.status = "accepted"
         batch.accepted_at = seen or clock.as_utc(batch.claimed_at or now)
-        batch.error = None
+        batch.error = note
         _settle_deliveries(session, batch.id, batch.accepted_at)
     elif outcome is OrphanOutcome.NOT_SENT and _send_cancelled(session, batch.send_id):
         batch.status = "cancelled"
@@ -418,21 +499,21 @@ def settle_orphan(
 
 
 def settle_unknown_by_events(session: Session, *, now: datetime) -> list[int]:
-    """Accept `unknown` batches whose attempt has since shown up in provider events."""
+    """Accept `unknown` batches one of whose attempts has since shown up in provider events."""
     begin_write(session)
     settled: list[int] = []
     batches = session.execute(
         lock_rows(session, select(Batch).where(Batch.status == "unknown"), Batch)
     ).scalars()
     for batch in batches:
-        seen = event_evidence(session, batch.id, batch.attempt_key)
-        if seen is None:
+        first, note = evidence.batch_went_out(session, batch)
+        if first is None:
             continue
         batch.status = "accepted"
-        batch.accepted_at = seen
-        batch.error = None
+        batch.accepted_at = first.at
+        batch.error = note
         batch.updated_at = now
-        _settle_deliveries(session, batch.id, seen)
+        _settle_deliveries(session, batch.id, first.at)
         settled.append(batch.id)
     session.commit()
     return settled
@@ -482,9 +563,20 @@ def cancel_send(session: Session, send_id: int, *, now: datetime) -> Send:
 
 
 def resolve_batch(
-    session: Session, batch_id: int, *, accepted: bool, now: datetime, by: str
+    session: Session,
+    batch_id: int,
+    *,
+    accepted: bool,
+    now: datetime,
+    by: str,
+    grace_seconds: float = 0.0,
 ) -> Batch:
-    """An operator's verdict on an `unknown` batch: it went out, or send it again."""
+    """An operator's verdict on an `unknown` batch: it went out, or send it again.
+
+    A resend is due `grace_seconds` after the attempt in doubt was made (at once if
+    that is past): the provider's events for it may still be on their way, and any
+    that arrive by the claim stop the resend (see `claim_next_batch`).
+    """
     begin_write(session)
     batch = session.execute(
         lock_rows(session, select(Batch).where(Batch.id == batch_id), Batch)
@@ -514,8 +606,9 @@ def resolve_batch(
             .values(status="cancelled", error="send cancelled")
         )
     else:
+        attempted = clock.as_utc(batch.claimed_at) if batch.claimed_at else now
         batch.status = "pending"
-        batch.due_at = now
+        batch.due_at = max(now, attempted + timedelta(seconds=grace_seconds))
         batch.error = f"resolved for resending{who}"
     batch.updated_at = now
     session.commit()

@@ -12,17 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
 from briefmail.audience.segment import narrow_topics
 from briefmail.audience.subscribers import normalise_email
-from briefmail.briefs.store import get_brief, topic_slugs
-from briefmail.db.models import DELIVERY_STATUSES, Batch, Delivery, Send
+from briefmail.briefs.store import get_brief, parsed, topic_slugs
+from briefmail.db.models import DELIVERY_STATUSES, Batch, Brief, Delivery, Send
 from briefmail.errors import InvalidInputError, NotFoundError, StateError
-from briefmail.sending import ledger
+from briefmail.render.email import render_email
+from briefmail.sending import fit, ledger
 from briefmail.sending.engine import Engine, next_due
+from briefmail.sending.options import SendOptions
 
 MAX_TEST_RECIPIENTS = 20
 # A time this far in the past is a typo, not "now".
@@ -40,8 +42,13 @@ def create_send(
     now: datetime,
     topics: Sequence[str] | None = None,
     by: str | None = None,
+    check_fit: SendOptions | None = None,
 ) -> Send:
-    """Schedule an approved brief for its (optionally narrowed) audience at `at`."""
+    """Schedule an approved brief for its (optionally narrowed) audience at `at`.
+
+    With `check_fit` (the options of a SendGrid send), a brief whose per-recipient
+    values SendGrid would refuse is refused here, before the send exists.
+    """
     brief = get_brief(session, slug)
     if brief.status != "approved":
         raise StateError(
@@ -53,6 +60,8 @@ def create_send(
         raise InvalidInputError("--at: give a time zone or offset")
     if at < now - PAST_TOLERANCE:
         raise InvalidInputError(f"--at: {at.isoformat()} is in the past")
+    if check_fit is not None:
+        _require_fit(brief, check_fit)
     narrowed = narrow_topics(session, topic_slugs(brief), topics) if topics else None
     send = Send(
         brief_id=brief.id,
@@ -69,9 +78,18 @@ def create_send(
 
 
 def create_test_send(
-    session: Session, slug: str, addresses: Sequence[str], *, now: datetime, by: str | None = None
+    session: Session,
+    slug: str,
+    addresses: Sequence[str],
+    *,
+    now: datetime,
+    by: str | None = None,
+    check_fit: SendOptions | None = None,
 ) -> Send:
-    """A proof of any brief (drafts too) to a few addresses; kept out of reports."""
+    """A proof of any brief (drafts too) to a few addresses; kept out of reports.
+
+    `check_fit` as for `create_send`: a proof through SendGrid meets the same limits.
+    """
     brief = get_brief(session, slug)
     # One per mailbox (by key): SendGrid refuses a request naming an address twice.
     by_key: dict[str, str] = {}
@@ -84,6 +102,8 @@ def create_test_send(
         raise InvalidInputError("--test-to: give at least one address")
     if len(emails) > MAX_TEST_RECIPIENTS:
         raise InvalidInputError(f"--test-to: at most {MAX_TEST_RECIPIENTS} addresses")
+    if check_fit is not None:
+        _require_fit(brief, check_fit)
     send = Send(
         brief_id=brief.id,
         kind="test",
@@ -96,6 +116,12 @@ def create_test_send(
     session.add(send)
     session.flush()
     return send
+
+
+def _require_fit(brief: Brief, options: SendOptions) -> None:
+    """Render the stored brief as the send will and refuse it if SendGrid would."""
+    rendered = render_email(parsed(brief), lang=options.lang, postal_address=options.postal_address)
+    fit.require_fit(brief.slug, rendered, [topic.name for topic in brief.topics], options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +139,9 @@ class SendView:
     cancelled: int
     queued: int
     errors: list[str] = field(default_factory=list)
+    # Why an accepted batch was settled as it was (an operator's verdict, or provider
+    # events of an earlier attempt that stopped a resend): nothing wrong, worth knowing.
+    notes: list[str] = field(default_factory=list)
     batches: dict[str, int] = field(default_factory=dict)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -138,6 +167,7 @@ class SendView:
             "cancelled": self.cancelled,
             "queued": self.queued,
             "errors": self.errors,
+            "notes": self.notes,
             "batches": self.batches,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
@@ -163,12 +193,20 @@ def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
     ):
         batches.setdefault(send_id, {})[status] = count
     problems: dict[int, list[str]] = {}
+    notes: dict[int, list[str]] = {}
     for send_id, seq, status, error in session.execute(
         select(Batch.send_id, Batch.seq, Batch.status, Batch.error)
-        .where(Batch.send_id.in_(ids), Batch.status.in_(("failed", "unknown")))
+        .where(
+            Batch.send_id.in_(ids),
+            or_(
+                Batch.status.in_(("failed", "unknown")),
+                and_(Batch.status == "accepted", Batch.error.is_not(None)),
+            ),
+        )
         .order_by(Batch.send_id, Batch.seq)
     ):
-        problems.setdefault(send_id, []).append(f"batch {seq} {status}: {error or status}")
+        kept = notes if status == "accepted" else problems
+        kept.setdefault(send_id, []).append(f"batch {seq} {status}: {error or status}")
     views = []
     for send in sends:
         counts = deliveries.get(send.id, {})
@@ -188,6 +226,7 @@ def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
                 cancelled=counts.get("cancelled", 0),
                 queued=counts.get("queued", 0),
                 errors=errors,
+                notes=notes.get(send.id, []),
                 batches=batches.get(send.id, {}),
                 started_at=clock.as_utc(send.started_at) if send.started_at else None,
                 finished_at=clock.as_utc(send.finished_at) if send.finished_at else None,
@@ -214,9 +253,18 @@ def cancel_send(session: Session, send_id: int, *, now: datetime) -> SendView:
 
 
 def resolve_batch(
-    session: Session, batch_id: int, *, accepted: bool, now: datetime, by: str = ""
+    session: Session,
+    batch_id: int,
+    *,
+    accepted: bool,
+    now: datetime,
+    by: str = "",
+    grace_seconds: float = 0.0,
 ) -> Batch:
-    batch = ledger.resolve_batch(session, batch_id, accepted=accepted, now=now, by=by)
+    """The operator's verdict; a resend waits `grace_seconds` after the attempt in doubt."""
+    batch = ledger.resolve_batch(
+        session, batch_id, accepted=accepted, now=now, by=by, grace_seconds=grace_seconds
+    )
     ledger.refresh_send(session, batch.send_id, now)
     return batch
 

@@ -34,6 +34,7 @@ from briefmail.briefs.store import parsed, topic_slugs
 from briefmail.db.models import Batch, Delivery, Send, SendLink
 from briefmail.errors import BriefmailError
 from briefmail.render.email import render_email
+from briefmail.sending import fit
 from briefmail.sending.batching import PlannedBatch, plan_batches
 from briefmail.sending.options import SendOptions
 from briefmail.sending.scheduling import EARLIEST_OFFSET, wall_clock, zone
@@ -67,9 +68,15 @@ def claim_due_send(
     options: SendOptions,
     owner: str,
     is_dead: Callable[[str | None], bool],
+    check_fit: bool = False,
 ) -> int | None:
     """Take a send whose ledger needs writing: a due scheduled send (rendered and
-    stored here) or one whose ledger writer stopped. Commits; the send id or None."""
+    stored here) or one whose ledger writer stopped. Commits; the send id or None.
+
+    With `check_fit` (the engine's backend is SendGrid), a send whose brief cannot
+    fit one recipient's values in a SendGrid personalization fails here, before any
+    link, batch or delivery row is written (sends made by the weekly slot, or while
+    another backend was configured, reach no other check)."""
     begin_write(session)
     query = (
         select(Send)
@@ -80,7 +87,7 @@ def claim_due_send(
         if snapshot_at(send) <= now:
             send_id = send.id
             try:
-                _start(session, send, now=now, options=options, owner=owner)
+                _start(session, send, now=now, options=options, owner=owner, check_fit=check_fit)
             except BriefmailError as exc:
                 session.rollback()
                 fail_send(session, send_id, f"could not start: {exc}", now=now)
@@ -111,12 +118,21 @@ def fail_send(session: Session, send_id: int, error: str, *, now: datetime) -> N
 
 
 def _start(
-    session: Session, send: Send, *, now: datetime, options: SendOptions, owner: str
+    session: Session,
+    send: Send,
+    *,
+    now: datetime,
+    options: SendOptions,
+    owner: str,
+    check_fit: bool = False,
 ) -> None:
     """Render once and store the email and its links on the send."""
     rendered = render_email(
         parsed(send.brief), lang=options.lang, postal_address=options.postal_address
     )
+    if check_fit:
+        names = [topic.name for topic in send.brief.topics]
+        fit.require_fit(send.brief.slug, rendered, names, options)
     send.subject = (TEST_PREFIX if send.kind == "test" else "") + rendered.subject
     send.html_template = rendered.html
     send.text_template = rendered.text

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import TypeVar
@@ -89,30 +88,30 @@ def in_scanner_network(ip: str) -> bool:
     return any(address in network for network in scanners.networks())
 
 
-def in_window(clicked_at: datetime, accepted_at: datetime | None, window_seconds: int) -> bool:
+def in_window(clicked_at: float, accepted_at: float | None, window_seconds: int) -> bool:
     """True when the click came sooner after acceptance than a person plausibly reads.
 
-    A click stamped slightly before `accepted_at` (the provider delivered before the
-    ledger committed acceptance) is inside the window too.
+    Times are POSIX seconds. A click stamped slightly before `accepted_at` (the provider
+    delivered before the ledger committed acceptance) is inside the window too.
     """
     if accepted_at is None or window_seconds <= 0:
         return False
-    return clicked_at < accepted_at + timedelta(seconds=window_seconds)
+    return clicked_at < accepted_at + window_seconds
 
 
 def burst_members(
-    clicks: Iterable[tuple[K, Hashable, int, datetime]],
+    clicks: Iterable[tuple[K, Hashable, int, float]],
     *,
     min_links: int = BURST_LINKS,
     seconds: float = BURST_SECONDS,
 ) -> set[K]:
     """Keys of clicks that are part of a burst.
 
-    `clicks` are (key, recipient, link_id, clicked_at). A burst is a run of one
+    `clicks` are (key, recipient, link_id, clicked_at in POSIX seconds). A burst is a run of one
     recipient's clicks spanning at most `seconds` and touching at least `min_links`
     distinct links; every click in such a run is a member.
     """
-    by_recipient: dict[Hashable, list[tuple[datetime, int, K]]] = {}
+    by_recipient: dict[Hashable, list[tuple[float, int, K]]] = {}
     for key, recipient, link_id, clicked_at in clicks:
         by_recipient.setdefault(recipient, []).append((clicked_at, link_id, key))
     members: set[K] = set()
@@ -122,7 +121,7 @@ def burst_members(
 
 
 def recipient_burst(
-    series: list[tuple[datetime, int, K]],
+    series: list[tuple[float, int, K]],
     *,
     min_links: int = BURST_LINKS,
     seconds: float = BURST_SECONDS,
@@ -131,13 +130,12 @@ def recipient_burst(
     if len({link for _, link, _ in series}) < min_links:
         return []
     series.sort(key=lambda item: item[0])
-    span = timedelta(seconds=seconds)
     members: list[K] = []
     start = unmarked = 0
     counts: dict[int, int] = {}
     for end, (at, link, _) in enumerate(series):
         counts[link] = counts.get(link, 0) + 1
-        while at - series[start][0] > span:
+        while at - series[start][0] > seconds:
             old = series[start][1]
             counts[old] -= 1
             if not counts[old]:

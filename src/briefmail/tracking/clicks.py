@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections import deque
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Table,
     any_,
     bindparam,
+    case,
     func,
     insert,
     select,
@@ -40,7 +41,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.types import Text, TypeEngine
 
 from briefmail import clock
-from briefmail.db.models import Batch, Click, Delivery
+from briefmail.db.models import OPEN_BATCH, Batch, Click, Delivery
 from briefmail.tracking import classifier
 from briefmail.tracking.classifier import Reason, RequestFacts
 
@@ -55,6 +56,19 @@ _STAGE = (
     "user_agent text, automated boolean, reason text) ON COMMIT DELETE ROWS"
 )
 
+# PostgreSQL types of `_COLUMNS`, for binary COPY.
+_COPY_TYPES = [
+    "text",
+    "int8",
+    "int4",
+    "int8",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "bool",
+    "text",
+]
 _MOVE_STAGED = (
     f"INSERT INTO clicks ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "  # noqa: S608
     "FROM click_stage ON CONFLICT (event_key) DO NOTHING"
@@ -76,7 +90,7 @@ class RawClick(NamedTuple):
     send_id: int
     link_id: int
     subscriber_id: int | None
-    clicked_at: datetime
+    clicked_at: float  # POSIX seconds (`clock.timestamp()`)
     method: str
     ip: str | None
     user_agent: str
@@ -92,7 +106,7 @@ class RawClick(NamedTuple):
             "s": str(self.send_id),
             "l": str(self.link_id),
             "r": "" if self.subscriber_id is None else str(self.subscriber_id),
-            "t": self.clicked_at.isoformat(),
+            "t": repr(self.clicked_at),
             "m": self.method,
             "i": self.ip or "",
             "u": self.user_agent,
@@ -108,7 +122,7 @@ class RawClick(NamedTuple):
             send_id=int(f["s"]),
             link_id=int(f["l"]),
             subscriber_id=int(f["r"]) if f["r"] else None,
-            clicked_at=clock.as_utc(datetime.fromisoformat(f["t"])),
+            clicked_at=_seconds(f["t"]),
             method=f["m"],
             ip=f["i"] or None,
             user_agent=f["u"],
@@ -116,13 +130,27 @@ class RawClick(NamedTuple):
         )
 
 
+def _seconds(text: str) -> float:
+    """A stream entry's time: POSIX seconds, or ISO 8601 as earlier versions queued it."""
+    try:
+        return float(text)
+    except ValueError:
+        return clock.as_utc(datetime.fromisoformat(text)).timestamp()
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+# A burst spans BURST_SECONDS; a little more covers batches that arrive late.
+_MEMORY = classifier.BURST_SECONDS + 1
+_MEMO_MAX = 100_000  # distinct (method, ip, user agent, hints) remembered
+_SETTLED_SKEW = 300.0  # seconds; see `_quiet_after`
+_UNKNOWN = object()
+
 # A remembered click: (clicked_at, link_id, event_key, human). A plain tuple, not a
 # NamedTuple: the collector stops tracking exact tuples of atoms, not subclasses.
-_Seen = tuple[datetime, int, str, bool]
+_Seen = tuple[float, int, str, bool]
 
 
 class ClickStore:
@@ -142,25 +170,40 @@ class ClickStore:
         # Keyed by `_recipient(send_id, subscriber_id)`, an int, and holding tuples only:
         # tens of thousands of small containers here made the cyclic garbage collector
         # stall the event loop for ~100 ms (measured); ints and tuples of atoms it skips.
-        self._accepted: dict[int, datetime] = {}
+        self._accepted: dict[int, float] = {}
+        self._request_memo: dict[tuple[str, str | None, str, str], Reason | None] = {}
+        # The last seconds of clicks in two generations: `_recent` fills up, and when it
+        # spans MEMORY_SECONDS it becomes `_older` and the previous `_older` is dropped
+        # whole. No per-click bookkeeping to forget a click; lookups read both.
         self._recent: dict[int, tuple[_Seen, ...]] = {}
-        self._order: deque[tuple[datetime, int]] = deque()
-        self._latest: datetime | None = None
+        self._older: dict[int, tuple[_Seen, ...]] = {}
+        self._generation_start: float | None = None
 
     def store(self, session: Session, clicks: Sequence[RawClick]) -> int:
-        """Classify `clicks` and insert them; returns how many were new."""
-        unique = list({c.event_key: c for c in clicks}.values())
+        """Classify `clicks` and insert them; returns how many were new.
+
+        This runs once per click at redirect rates, so it is written for speed: one
+        pass per step over plain lists, the request rules memoised per distinct
+        request, and the burst check only for recipients seen more than once lately.
+        """
+        keys = {c.event_key for c in clicks}
+        unique: Sequence[RawClick] = clicks
+        if len(keys) < len(clicks):  # a batch stored twice at once: a replayed stream entry
+            unique = list({c.event_key: c for c in clicks}.values())
         if not unique:
             return 0
-        reasons: list[Reason | None] = [classifier.request_reason(c.facts()) for c in unique]
-        candidates = [c for c, r in zip(unique, reasons, strict=True) if r is None]
-        accepted = self._accepted_at(session, candidates)
-        for i, click in enumerate(unique):
-            if reasons[i] is None and click.subscriber_id is not None:
-                at = accepted.get(_recipient(click.send_id, click.subscriber_id))
-                if classifier.in_window(click.clicked_at, at, self.window_seconds):
-                    reasons[i] = Reason.WINDOW
-        earlier_burst = self._bursts(unique, reasons)
+        reasons = self._request_reasons(unique)
+        recipients = [
+            None if c.subscriber_id is None else (c.send_id << 40) | c.subscriber_id for c in unique
+        ]
+        accepted = self._accepted_at(session, unique, recipients, reasons)
+        if accepted:
+            for i, recipient in enumerate(recipients):
+                if reasons[i] is None and recipient is not None:
+                    at = accepted.get(recipient)
+                    if classifier.in_window(unique[i].clicked_at, at, self.window_seconds):
+                        reasons[i] = Reason.WINDOW
+        earlier_burst = self._bursts(unique, recipients, reasons, keys)
         if earlier_burst:
             session.execute(
                 update(Click)
@@ -170,40 +213,80 @@ class ClickStore:
             )
         rows = [
             (
-                c.event_key, c.send_id, c.link_id, c.subscriber_id, c.clicked_at, c.method[:10],
+                c.event_key, c.send_id, c.link_id, c.subscriber_id,
+                datetime.fromtimestamp(c.clicked_at, UTC), c.method[:10],
                 c.ip[:64] if c.ip else None, c.user_agent[:_UA_MAX] or None,
                 reason is not None, reason.value if reason else None,
             )
             for c, reason in zip(unique, reasons, strict=True)
         ]  # fmt: skip
         inserted = _insert(session, rows)
-        self._remember(unique, reasons)
+        self._remember(unique, recipients, reasons)
         return inserted
 
-    def _bursts(self, clicks: Sequence[RawClick], reasons: list[Reason | None]) -> set[str]:
-        """Mark new clicks in a burst; return event keys of remembered human ones in one."""
-        batch: dict[int, list[tuple[datetime, int, int | str]]] = {}
-        for i, c in enumerate(clicks):
-            if c.subscriber_id is not None:
-                recipient = _recipient(c.send_id, c.subscriber_id)
-                batch.setdefault(recipient, []).append((c.clicked_at, c.link_id, i))
-        batch_keys = {c.event_key for c in clicks}
-        span = timedelta(seconds=classifier.BURST_SECONDS)
+    def _request_reasons(self, clicks: Sequence[RawClick]) -> list[Reason | None]:
+        """The request rules for each click, memoised: a few kinds of request make most."""
+        memo = self._request_memo
+        if len(memo) > _MEMO_MAX:
+            memo.clear()
+        reasons: list[Reason | None] = []
+        for c in clicks:
+            if c.link_id == classifier.HONEYPOT_LINK_ID:
+                reasons.append(Reason.HONEYPOT)
+                continue
+            request = c[5:]  # (method, ip, user_agent, purpose)
+            reason = memo.get(request, _UNKNOWN)
+            if reason is _UNKNOWN:
+                reason = memo[request] = classifier.request_reason(c.facts())
+            reasons.append(reason)  # type: ignore[arg-type]
+        return reasons
+
+    def _bursts(
+        self,
+        clicks: Sequence[RawClick],
+        recipients: list[int | None],
+        reasons: list[Reason | None],
+        batch_keys: set[str],
+    ) -> set[str]:
+        """Mark new clicks in a burst; return event keys of remembered human ones in one.
+
+        Only a recipient with at least `BURST_LINKS` clicks between this batch and the
+        last seconds remembered can be in a burst, so most clicks cost a dict lookup.
+        """
+        recent, older = self._recent, self._older
+        first: dict[int, int] = {}
+        groups: dict[int, list[int]] = {}
+        for i, recipient in enumerate(recipients):
+            if recipient is None:
+                continue
+            j = first.setdefault(recipient, i)
+            if j != i:
+                group = groups.get(recipient)
+                if group is None:
+                    groups[recipient] = [j, i]
+                else:
+                    group.append(i)
+            elif recipient in recent or recipient in older:
+                groups[recipient] = [i]
+        span = classifier.BURST_SECONDS
         earlier: set[str] = set()
-        for recipient, series in batch.items():
-            remembered = self._recent.get(recipient)
+        for recipient, indices in groups.items():
+            remembered = older.get(recipient, ()) + recent.get(recipient, ())
+            if len(indices) + len(remembered) < classifier.BURST_LINKS:
+                continue
+            series: list[tuple[float, int, int | str]] = [
+                (clicks[i].clicked_at, clicks[i].link_id, i) for i in indices
+            ]
+            since = min(item[0] for item in series) - span
             humans: set[str] = set()
-            if remembered:
-                since = min(item[0] for item in series) - span
-                for at, link_id, key, human in remembered:
-                    if at >= since and key not in batch_keys:
-                        series.append((at, link_id, key))
-                        if human:
-                            humans.add(key)
-            elif len(series) < classifier.BURST_LINKS:
-                continue  # too few clicks for a burst, whatever their links
-            marked = classifier.recipient_burst(series)
-            for member in marked:
+            for at, link_id, key, human in remembered:
+                if at >= since and key not in batch_keys:
+                    series.append((at, link_id, key))
+                    if human:
+                        humans.add(key)
+            if len(series) < classifier.BURST_LINKS:
+                continue
+            for member in classifier.recipient_burst(series):
                 if isinstance(member, int):
                     if reasons[member] is None:
                         reasons[member] = Reason.BURST
@@ -214,46 +297,65 @@ class ClickStore:
             # batch repeating it finds nothing left to change (automated is false only).
         return earlier
 
-    def _remember(self, clicks: Sequence[RawClick], reasons: Sequence[Reason | None]) -> None:
+    def _remember(
+        self,
+        clicks: Sequence[RawClick],
+        recipients: list[int | None],
+        reasons: Sequence[Reason | None],
+    ) -> None:
         """Keep the last few seconds of clicks per recipient for the next batch."""
         latest = max(c.clicked_at for c in clicks)
-        if self._latest is None or latest > self._latest:
-            self._latest = latest
-        # A burst spans BURST_SECONDS; a little more covers batches that arrive late.
-        cutoff = self._latest - timedelta(seconds=classifier.BURST_SECONDS + 1)
-        recent, order = self._recent, self._order
-        for click, reason in zip(clicks, reasons, strict=True):
-            if click.subscriber_id is None or click.clicked_at < cutoff:
+        start = self._generation_start
+        if start is None or latest < start:
+            start = self._generation_start = latest
+        elif latest - start > _MEMORY:
+            self._older, self._recent = self._recent, {}
+            start = self._generation_start = latest
+        # Clicks older than the generations (a late batch) cannot join a new burst.
+        cutoff = start - _MEMORY
+        recent = self._recent
+        for click, recipient, reason in zip(clicks, recipients, reasons, strict=True):
+            at = click.clicked_at
+            if recipient is None or at < cutoff:
                 continue
-            recipient = _recipient(click.send_id, click.subscriber_id)
-            seen = (click.clicked_at, click.link_id, click.event_key, reason is None)
-            recent[recipient] = (*recent.get(recipient, ()), seen)
-            order.append((click.clicked_at, recipient))
-        # Forget in arrival order: each remembered click is looked at once more, here.
-        while order and order[0][0] < cutoff:
-            _, recipient = order.popleft()
-            remembered = recent.get(recipient)
-            if remembered is None:
-                continue
-            kept = tuple(s for s in remembered if s[0] >= cutoff)
-            if kept:
-                recent[recipient] = kept
-            else:
-                del recent[recipient]
+            seen = (at, click.link_id, click.event_key, reason is None)
+            old = recent.get(recipient)
+            recent[recipient] = (seen,) if old is None else (*old, seen)
 
-    def _accepted_at(self, session: Session, clicks: Sequence[RawClick]) -> dict[int, datetime]:
+    def _accepted_at(
+        self,
+        session: Session,
+        clicks: Sequence[RawClick],
+        recipients: list[int | None],
+        reasons: list[Reason | None],
+    ) -> dict[int, float]:
+        """When each recipient's batch was accepted, for the clicks the window may catch.
+
+        Most clicks come long after their send's last batch settled; then no click can
+        be in the window and nobody's acceptance needs looking up (one small query on
+        `batches` per call instead of one delivery lookup per new recipient).
+        """
         known = self._accepted
-        wanted = {
-            (c.send_id, c.subscriber_id)
-            for c in clicks
-            if c.subscriber_id is not None and _recipient(c.send_id, c.subscriber_id) not in known
-        }
+        candidates = [
+            i
+            for i, (recipient, reason) in enumerate(zip(recipients, reasons, strict=True))
+            if reason is None and recipient is not None and recipient not in known
+        ]
+        if not candidates or self.window_seconds <= 0:
+            return known
+        quiet = _quiet_after(session, {clicks[i].send_id for i in candidates}, self.window_seconds)
+        wanted = set()
+        for i in candidates:
+            click = clicks[i]
+            after = quiet.get(click.send_id)
+            if after is None or click.clicked_at < after:
+                wanted.add((click.send_id, click.subscriber_id))
         if wanted:
             if len(known) + len(wanted) > self.max_remembered:
                 known.clear()
             accepted_at = func.coalesce(Batch.accepted_at, Delivery.accepted_at)
             send_ids = sorted({s for s, _ in wanted})
-            subscriber_ids = sorted({r for _, r in wanted})
+            subscriber_ids = sorted({r for _, r in wanted if r is not None})
             rows = session.execute(
                 select(Delivery.send_id, Delivery.subscriber_id, accepted_at)
                 .outerjoin(Batch, Delivery.batch_id == Batch.id)
@@ -264,8 +366,32 @@ class ClickStore:
             )
             for send_id, subscriber_id, at in rows:
                 if at is not None and subscriber_id is not None:
-                    known[_recipient(send_id, subscriber_id)] = clock.as_utc(at)
+                    known[_recipient(send_id, subscriber_id)] = clock.as_utc(at).timestamp()
         return known
+
+
+def _quiet_after(session: Session, send_ids: set[int], window_seconds: int) -> dict[int, float]:
+    """For each send whose batches are all settled: the time after which no click of it
+    can be in the scanner window.
+
+    A recipient's acceptance is recorded with its batch's last write (`updated_at`) or
+    from a provider event stamped during that attempt; `_SETTLED_SKEW` covers the
+    provider's clock and an attempt settled late. A send with a batch still open
+    (pending, sending, unknown) may be accepted at any moment: no entry, look it up.
+    """
+    open_batches = func.sum(case((Batch.status.in_(OPEN_BATCH), 1), else_=0))
+    rows = session.execute(
+        select(Batch.send_id, func.max(Batch.updated_at), func.max(Batch.accepted_at))
+        .where(_member_of(session, Batch.send_id, sorted(send_ids)))
+        .group_by(Batch.send_id)
+        .having(open_batches == 0)
+    )
+    margin = _SETTLED_SKEW + window_seconds
+    quiet: dict[int, float] = {}
+    for send_id, updated_at, accepted_at in rows:
+        last = max(clock.as_utc(t).timestamp() for t in (updated_at, accepted_at) if t is not None)
+        quiet[send_id] = last + margin
+    return quiet
 
 
 def _recipient(send_id: int, subscriber_id: int) -> int:
@@ -298,16 +424,8 @@ def _insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         driver = connection.connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor:
-            cursor.execute(_STAGE)
-            with cursor.copy(f"COPY click_stage ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(_MOVE_STAGED)
-            inserted = int(cursor.rowcount)
-            cursor.execute("TRUNCATE click_stage")
-        return inserted
+        assert isinstance(driver, psycopg.Connection)
+        return _copy_into_clicks(driver, rows)
     table = Click.__table__
     assert isinstance(table, Table)
     result = connection.execute(
@@ -315,3 +433,36 @@ def _insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
         [dict(zip(_COLUMNS, row, strict=True)) for row in rows],
     )
     return int(result.rowcount)
+
+
+def _copy_into_clicks(driver: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> int:
+    """Binary COPY straight into `clicks`; if a key is already there, insert the new ones.
+
+    A batch is almost always new, and COPY into the table is the cheapest insert there
+    is. A batch stored before (a retry after a lost reply, a stream entry drained twice)
+    breaks the unique event key; then the batch goes through a staging table and
+    INSERT ... ON CONFLICT DO NOTHING, inside a savepoint so the transaction lives on.
+    """
+    columns = ", ".join(_COLUMNS)
+    with driver.cursor() as cursor:
+        cursor.execute("SAVEPOINT click_copy")
+        try:
+            with cursor.copy(f"COPY clicks ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT click_copy")
+        else:
+            cursor.execute("RELEASE SAVEPOINT click_copy")
+            return len(rows)
+        cursor.execute(_STAGE)
+        with cursor.copy(f"COPY click_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(_MOVE_STAGED)
+        inserted = int(cursor.rowcount)
+        cursor.execute("TRUNCATE click_stage")
+        cursor.execute("RELEASE SAVEPOINT click_copy")
+    return inserted

@@ -57,8 +57,8 @@ async def _server_error(request: Request, _exc: Exception) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    ctx = WebContext.build(settings or get_settings())
+def create_app(settings: Settings | None = None, *, start_writer_early: bool = True) -> Starlette:
+    ctx = WebContext.build(settings or get_settings(), start_writer_early=start_writer_early)
     form = FORM_BODY_LIMIT
     routes = [
         Route("/u/{token}", unsubscribe.unsubscribe, methods=["GET", "POST"], max_body_size=form),

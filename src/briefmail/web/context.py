@@ -8,7 +8,6 @@ with Redis drains the stream one last time.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
@@ -49,9 +48,12 @@ class WebContext:
     webhook_keys: Mapping[str, ec.EllipticCurvePublicKey | None]
     signups: Throttle
     mailer: Mailer
+    # Start the click writer with the app, so the first clicks do not pay for its start
+    # (a second of imports); tests that start many servers never click in most.
+    start_writer_early: bool = True
 
     @classmethod
-    def build(cls, settings: Settings) -> WebContext:
+    def build(cls, settings: Settings, *, start_writer_early: bool = True) -> WebContext:
         sessions = session_factory(settings.database_url)
         sink = WriterProcessSink(
             settings.database_url,
@@ -75,6 +77,7 @@ class WebContext:
             },
             signups=Throttle(limit=10, per_seconds=600),
             mailer=backend_mailer(settings),
+            start_writer_early=start_writer_early,
         )
 
     async def db(
@@ -95,6 +98,9 @@ class WebContext:
         # milliseconds (measured in bench/redirect.py).
         gc.collect()
         gc.freeze()
+        sink = self.recorder.sink
+        if self.start_writer_early and isinstance(sink, WriterProcessSink):
+            await sink.start()
         await self.recorder.start()
         try:
             yield
@@ -102,7 +108,7 @@ class WebContext:
             await self.recorder.stop()  # every buffered click, before the writer stops
             sink = self.recorder.sink
             if isinstance(sink, WriterProcessSink):
-                await asyncio.to_thread(sink.close)
+                await sink.close()
 
 
 def _load_links(sessions: sessionmaker[Session], send_id: int) -> dict[int, tuple[str, str]]:

@@ -24,6 +24,10 @@ from briefmail.web.context import WebContext
 
 PREFIX = "/c/"
 _PREFETCH_HEADERS = frozenset({b"purpose", b"sec-purpose", b"x-moz", b"x-purpose"})
+# One str per distinct user agent: most clicks come from a few hundred browsers, and a
+# shared str is decoded once and pickled once per batch to the click writer.
+_agents: dict[bytes, str] = {}
+_AGENTS_MAX = 10_000
 
 
 class ClickRedirects:
@@ -70,17 +74,22 @@ class ClickRedirects:
             elif name in _PREFETCH_HEADERS:
                 hints.append(value)
         client = scope.get("client")
+        agent = _agents.get(user_agent)
+        if agent is None:
+            if len(_agents) >= _AGENTS_MAX:
+                _agents.clear()
+            agent = _agents[user_agent] = user_agent.decode("latin-1")
         ctx.recorder.record(
             RawClick(
                 new_event_key(),
                 send_id,
                 link_id,
                 subscriber_id or None,
-                clock.now(),
+                clock.timestamp(),
                 method,
                 client[0] if client else None,
-                user_agent.decode("latin-1"),
-                b",".join(hints).decode("latin-1").lower(),
+                agent,
+                b",".join(hints).decode("latin-1").lower() if hints else "",
             )
         )
         return destination.response

@@ -12,6 +12,7 @@ off because we track clicks ourselves and put our own List-Unsubscribe headers i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parseaddr
 from itertools import chain
 from typing import Any
@@ -23,6 +24,8 @@ from briefmail.sending.backends.base import (
     BatchResult,
     EmailBackend,
     OutgoingBatch,
+    OutgoingContent,
+    OutgoingRecipient,
     PermanentError,
 )
 from briefmail.sending.backends.http import JsonApi
@@ -92,39 +95,18 @@ def build_body(batch: OutgoingBatch) -> dict[str, Any]:
             f"batch has {len(recipients)} recipients; SendGrid takes at most {MAX_RECIPIENTS}"
         )
     content = batch.content
-    keys = sorted(content.placeholders)
-    if len(keys) > MAX_SUBSTITUTIONS:
+    pairs = _pairs(content)
+    if len(pairs) > MAX_SUBSTITUTIONS:
         raise PermanentError(
-            f"the email needs {len(keys)} substitutions per recipient; SendGrid allows "
+            f"the email needs {len(pairs)} substitutions per recipient; SendGrid allows "
             f"{MAX_SUBSTITUTIONS} (too many tracked links)"
         )
-    pairs = [(key, placeholder(key)) for key in keys]
-    send_id, batch_id, attempt = str(batch.send_id), str(batch.batch_id), batch.attempt_key
     personalizations: list[dict[str, Any]] = []
     for r in recipients:
-        values = r.values
-        try:
-            substitutions = {tag: values[key] for key, tag in pairs}
-        except KeyError as exc:
-            raise PermanentError(f"no value for placeholder {exc.args[0]!r}") from None
-        custom_args = {
-            "send_id": send_id,
-            "batch_id": batch_id,
-            "delivery_id": str(r.delivery_id),
-            "subscriber_id": str(r.subscriber_id or 0),
-            "attempt_key": attempt,
-        }
-        _check_size(r.email, substitutions, custom_args)
+        one = _personalization(batch, r, pairs)
+        _check_size(r.email, one["substitutions"], one["custom_args"])
         _check_headers(r.headers)
-        to = {"email": r.email, "name": r.name} if r.name else {"email": r.email}
-        personalizations.append(
-            {
-                "to": [to],
-                "substitutions": substitutions,
-                "custom_args": custom_args,
-                "headers": r.headers,
-            }
-        )
+        personalizations.append(one)
     body: dict[str, Any] = {
         "personalizations": personalizations,
         "from": _address(content.from_address),
@@ -141,9 +123,78 @@ def build_body(batch: OutgoingBatch) -> dict[str, Any]:
     return body
 
 
-def _check_size(email: str, *maps: dict[str, str]) -> None:
+def personalization(batch: OutgoingBatch, recipient: OutgoingRecipient) -> dict[str, Any]:
+    """`recipient`'s personalization exactly as `build_body` writes it, limits unchecked.
+
+    For measuring ahead of a send (`briefmail.sending.fit`): the size a probe
+    recipient takes here is the size SendGrid will judge.
+    """
+    return _personalization(batch, recipient, _pairs(batch.content))
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalizationSize:
+    """One personalization against SendGrid's per-personalization limits."""
+
+    substitutions: int
+    bytes: int  # substitutions + custom_args, keys and values, UTF-8
+
+    @classmethod
+    def of(cls, personalization: Mapping[str, Any]) -> PersonalizationSize:
+        substitutions = personalization["substitutions"]
+        return cls(len(substitutions), _size(substitutions, personalization["custom_args"]))
+
+    def breaches(self) -> list[str]:
+        """What SendGrid would refuse, one phrase per limit broken (empty: it fits)."""
+        found = []
+        if self.substitutions > MAX_SUBSTITUTIONS:
+            found.append(
+                f"{self.substitutions} substitutions (SendGrid allows {MAX_SUBSTITUTIONS})"
+            )
+        if self.bytes > MAX_PERSONALIZATION_BYTES:
+            found.append(
+                f"{self.bytes:,} bytes of substitutions and custom_args (SendGrid allows "
+                f"{MAX_PERSONALIZATION_BYTES:,})"
+            )
+        return found
+
+
+def _pairs(content: OutgoingContent) -> list[tuple[str, str]]:
+    """(placeholder key, substitution tag) for every key the email needs, sorted."""
+    return [(key, placeholder(key)) for key in sorted(content.placeholders)]
+
+
+def _personalization(
+    batch: OutgoingBatch, r: OutgoingRecipient, pairs: list[tuple[str, str]]
+) -> dict[str, Any]:
+    values = r.values
+    try:
+        substitutions = {tag: values[key] for key, tag in pairs}
+    except KeyError as exc:
+        raise PermanentError(f"no value for placeholder {exc.args[0]!r}") from None
+    custom_args = {
+        "send_id": str(batch.send_id),
+        "batch_id": str(batch.batch_id),
+        "delivery_id": str(r.delivery_id),
+        "subscriber_id": str(r.subscriber_id or 0),
+        "attempt_key": batch.attempt_key,
+    }
+    to = {"email": r.email, "name": r.name} if r.name else {"email": r.email}
+    return {
+        "to": [to],
+        "substitutions": substitutions,
+        "custom_args": custom_args,
+        "headers": r.headers,
+    }
+
+
+def _size(*maps: Mapping[str, str]) -> int:
     blob = "".join(chain.from_iterable(chain.from_iterable(m.items() for m in maps)))
-    size = len(blob) if blob.isascii() else len(blob.encode())
+    return len(blob) if blob.isascii() else len(blob.encode())
+
+
+def _check_size(email: str, *maps: Mapping[str, str]) -> None:
+    size = _size(*maps)
     if size > MAX_PERSONALIZATION_BYTES:
         raise PermanentError(
             f"{email}: substitutions and custom_args take {size} bytes; SendGrid allows "

@@ -1,0 +1,116 @@
+"""What stored provider events prove about a batch's attempts.
+
+Every request carries its attempt key in custom_args, and SendGrid puts it on every
+event it sends back for that request. Any event at all (processed, deferred,
+delivered, bounce, dropped, ...) means the provider accepted that request, so an
+event carrying a key the batch was actually sent with is proof that attempt went
+out. A key the batch never used proves nothing: matching on the keys, not on the
+batch id alone, keeps a stray event (another deployment sharing the SendGrid
+account, a relay's replay) from settling or stopping a batch.
+
+Only reads; the ledger decides what the proof changes, inside its own transaction
+(each function here is called from one, under the batch's lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from briefmail import clock
+from briefmail.db.models import Batch, ProviderEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """The first provider event stored for one attempt of a batch."""
+
+    attempt_key: str
+    event: str
+    at: datetime
+
+    def describe(self) -> str:
+        return f"attempt {self.attempt_key} ({self.event} at {self.at.isoformat()})"
+
+
+def attempt_keys(current: str | None, earlier: Sequence[str] | None) -> list[str]:
+    """Every key the batch was sent with, oldest first (the current one last)."""
+    keys = [str(k) for k in earlier or () if k]
+    if current and current not in keys:
+        keys.append(current)
+    return keys
+
+
+def attempt_key_of(payload: Mapping[str, Any]) -> str | None:
+    """The attempt key of a stored event: SendGrid merges custom_args into the event;
+    some relays nest them under `custom_args` (as `tracking.events` reads them too)."""
+    nested = payload.get("custom_args")
+    args: Mapping[str, Any] = nested if isinstance(nested, dict) else payload
+    key = args.get("attempt_key")
+    return str(key) if key else None
+
+
+def sightings(session: Session, batch_id: int, keys: Collection[str]) -> dict[str, Sighting]:
+    """Attempt key -> its first stored event, for those of `keys` the provider reported."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            ProviderEvent.event,
+            ProviderEvent.payload,
+            ProviderEvent.occurred_at,
+            ProviderEvent.received_at,
+        ).where(ProviderEvent.batch_id == batch_id)
+    )
+    first: dict[str, Sighting] = {}
+    for event, payload, occurred, received in rows:
+        key = attempt_key_of(payload) if isinstance(payload, dict) else None
+        if key is None or key not in keys:
+            continue
+        at = clock.as_utc(occurred or received)
+        if key not in first or at < first[key].at:
+            first[key] = Sighting(key, event, at)
+    return first
+
+
+def earliest(seen: Mapping[str, Sighting]) -> Sighting | None:
+    """The first of several attempts' sightings (when the batch first went out)."""
+    return min(seen.values(), key=lambda s: s.at, default=None)
+
+
+def first_sighting(session: Session, batch_id: int, keys: Collection[str]) -> Sighting | None:
+    """When the first of these attempts of the batch was reported, if any was."""
+    return earliest(sightings(session, batch_id, keys))
+
+
+def earlier_attempt_went_out(session: Session, batch_id: int) -> Sighting | None:
+    """Events of one of the batch's attempts before its current one, if any came."""
+    earlier = session.scalar(select(Batch.earlier_attempt_keys).where(Batch.id == batch_id))
+    return first_sighting(session, batch_id, attempt_keys(None, earlier))
+
+
+def batch_went_out(session: Session, batch: Batch) -> tuple[Sighting | None, str | None]:
+    """When events first showed one of the batch's attempts arrived, and a note for the
+    operator when that was not (only) its current attempt: whoever was in both
+    requests may have had the brief twice, which nobody can undo but people should know."""
+    seen = sightings(session, batch.id, attempt_keys(batch.attempt_key, batch.earlier_attempt_keys))
+    first = earliest(seen)
+    earlier = earliest({k: s for k, s in seen.items() if k != batch.attempt_key})
+    if first is None or earlier is None:
+        return first, None
+    if batch.attempt_key in seen:
+        note = (
+            f"provider events show both earlier {earlier.describe()} and attempt "
+            f"{batch.attempt_key} went out: its recipients may have the brief twice"
+        )
+    else:
+        note = (
+            f"provider events show earlier {earlier.describe()} went out; whether attempt "
+            f"{batch.attempt_key} did too is unknown (if so its recipients have it twice)"
+        )
+    return first, note
