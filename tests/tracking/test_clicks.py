@@ -25,6 +25,7 @@ from briefmail.tracking.clickstream import (
 )
 from briefmail.tracking.recorder import ClickRecorder, DatabaseSink
 from briefmail.tracking.writer import WriterProcessSink
+from tests.conftest import PG_ADMIN_URL
 from tests.tracking.factories import T0, build_world
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15) AppleWebKit/605.1.15 Safari/605.1.15"
@@ -247,6 +248,35 @@ def test_recorder_flushes_everything_on_stop(db_url) -> None:
     assert len(stored(db_url)) == 25
 
 
+def test_full_batches_go_at_once_and_a_remainder_waits_for_the_tick() -> None:
+    """Under load, flushing every remainder at once made batches of a few hundred clicks
+    whose per-batch cost outweighed the per-click one."""
+
+    class Sizes:
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        async def write(self, clicks) -> None:
+            self.batches.append(len(clicks))
+
+    async def scenario() -> tuple[list[int], int]:
+        sink = Sizes()
+        recorder = ClickRecorder(sink, flush_interval=3600, batch_size=4)
+        await recorder.start()
+        for i in range(10):
+            recorder.record(RawClick(str(i), 1, 1, 1, T0.timestamp(), "GET", None, "", ""))
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+        left = recorder.buffered
+        await recorder.stop()
+        return sink.batches, left
+
+    batches, left = asyncio.run(scenario())
+    assert batches[:2] == [4, 4]
+    assert left == 2  # waited for the next tick instead of going as a batch of 2
+    assert batches[2:] == [2]  # and went on the graceful stop
+
+
 def test_bounded_buffer_counts_what_it_drops() -> None:
     class Never:
         async def write(self, clicks) -> None:
@@ -365,8 +395,8 @@ def test_writer_process_stores_batches_and_survives_its_own_death(db_url) -> Non
     assert set(stored(db_url)) == {c.event_key for c in first + second}
 
 
-def test_writer_process_reports_database_errors(tmp_path: Path) -> None:
-    missing = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir'}/x.db"
+def test_writer_process_reports_database_errors() -> None:
+    missing = PG_ADMIN_URL.rsplit("/", 1)[0] + "/briefmail_no_such_database"
     sink = WriterProcessSink(missing, window_seconds=60)
     click = RawClick(new_event_key(), 1, 1, 1, T0.timestamp(), "GET", None, "", "")
     try:

@@ -71,7 +71,7 @@ _COPY_TYPES = [
 ]
 _MOVE_STAGED = (
     f"INSERT INTO clicks ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "  # noqa: S608
-    "FROM click_stage ON CONFLICT (event_key) DO NOTHING"
+    "FROM click_stage ON CONFLICT (send_id, event_key) DO NOTHING"
 )  # constant column names only
 
 # Unique without a system call per click: a random per-process prefix and a counter.
@@ -205,9 +205,12 @@ class ClickStore:
                         reasons[i] = Reason.WINDOW
         earlier_burst = self._bursts(unique, recipients, reasons, keys)
         if earlier_burst:
+            sends = sorted({send_id for send_id, _ in earlier_burst})
+            keys_marked = sorted(key for _, key in earlier_burst)
             session.execute(
                 update(Click)
-                .where(_member_of(session, Click.event_key, sorted(earlier_burst), Text()))
+                .where(_member_of(session, Click.send_id, sends))  # the key's first column
+                .where(_member_of(session, Click.event_key, keys_marked, Text()))
                 .where(Click.automated.is_(False))
                 .values(automated=True, reason=Reason.BURST.value)
             )
@@ -247,8 +250,9 @@ class ClickStore:
         recipients: list[int | None],
         reasons: list[Reason | None],
         batch_keys: set[str],
-    ) -> set[str]:
-        """Mark new clicks in a burst; return event keys of remembered human ones in one.
+    ) -> set[tuple[int, str]]:
+        """Mark new clicks in a burst; return (send id, event key) of remembered human
+        ones in one.
 
         Only a recipient with at least `BURST_LINKS` clicks between this batch and the
         last seconds remembered can be in a burst, so most clicks cost a dict lookup.
@@ -269,7 +273,7 @@ class ClickStore:
             elif recipient in recent or recipient in older:
                 groups[recipient] = [i]
         span = classifier.BURST_SECONDS
-        earlier: set[str] = set()
+        earlier: set[tuple[int, str]] = set()
         for recipient, indices in groups.items():
             remembered = older.get(recipient, ()) + recent.get(recipient, ())
             if len(indices) + len(remembered) < classifier.BURST_LINKS:
@@ -291,7 +295,7 @@ class ClickStore:
                     if reasons[member] is None:
                         reasons[member] = Reason.BURST
                 elif member in humans:
-                    earlier.add(member)
+                    earlier.add((recipient >> 40, member))  # the send: see `_recipient`
             # The remembered clicks stay "human" here: this batch's transaction may yet
             # fail and be retried, and the retry must issue the update again. A later
             # batch repeating it finds nothing left to change (automated is false only).
