@@ -12,7 +12,8 @@ on loopback, each for the same fixed duration with the same request script:
 3. a bare Starlette-on-uvicorn app that only checks the HMAC token and redirects
    (bench/bare_redirect_app.py), same server settings;
 4. nginx `return 302` (one worker, a temporary config, stopped at the end);
-5. the real app under granian, when granian is installed;
+5. the real app under granian, when granian is installed, with granian's proxy-header
+   handling as uvicorn has it for `briefmail web` (bench/granian_app.py);
 6. the real app with storage off (bench/unrecorded_app.py: clicks buffered, then
    discarded): the request path alone.
 
@@ -494,7 +495,7 @@ def bench_real_app(
             "1",
             "--log-level",
             "warning",
-            "briefmail.web.app:create_app",
+            "bench.granian_app:create_app",
         ]
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [GRANIAN_PATH, str(ROOT)]))
     else:
@@ -698,7 +699,7 @@ def main() -> None:
                 ),
                 "redis": lambda: bench_redis(kind, url, paths, script, args),
                 "granian": lambda: bench_real_app(
-                    f"briefmail app on granian, clicks -> {kind}",
+                    f"briefmail app on granian (proxy headers), clicks -> {kind}",
                     url,
                     paths,
                     script,

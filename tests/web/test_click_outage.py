@@ -135,9 +135,10 @@ def test_clicks_through_the_redis_stream(db_url, redis_url, monkeypatch, tmp_pat
     assert count_clicks(db_url) == 7
 
 
-def _children(pid: int) -> list[str]:
-    """Command lines of `pid`'s child processes, from /proc."""
-    found = []
+def _descendants(pid: int) -> list[str]:
+    """Command lines of `pid`'s descendants (granian's workers, their children), from /proc."""
+    parents: dict[int, int] = {}
+    cmdlines: dict[int, str] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -146,8 +147,12 @@ def _children(pid: int) -> list[str]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+        cmdlines[int(entry)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found += [cmdlines[child] for child in frontier]
     return found
 
 
@@ -159,7 +164,7 @@ def test_briefmail_web_starts_its_click_writer_before_the_first_click(
     proc, _base = start_subprocess({}, tmp_path)
     try:
         wait_for(
-            lambda: any("spawn_main" in c for c in _children(proc.pid)),
+            lambda: any("spawn_main" in c for c in _descendants(proc.pid)),
             "the click writer process",
             limit=20,
         )
