@@ -54,7 +54,7 @@ class WriterProcessSink:
     a non-blocking socket in the framing of `multiprocessing.connection` (a 4-byte
     length, then the pickle), which the child reads with `Connection.recv`. Measured
     with bench/redirect.py, the thread this replaces and its interpreter-lock
-    hand-offs cost the redirect about a sixth of its rate. One caller at a time: the
+    hand-offs cost the redirect about an eighth of its rate. One caller at a time: the
     recorder's flush loop.
     """
 
@@ -83,6 +83,9 @@ class WriterProcessSink:
             except (EOFError, OSError) as exc:
                 self._discard()
                 raise ConnectionError(f"click writer stopped: {exc!r}") from None
+            except asyncio.CancelledError:
+                self._discard()  # a half-sent batch or an unread reply: start afresh
+                raise
         if reply is not None:
             raise RuntimeError(str(reply))
 
