@@ -333,12 +333,31 @@ def test_redis_stream_then_drain_into_the_database(db_url, redis_url) -> None:
     client = redis.Redis.from_url(redis_url)
     ensure_group(client)
     add_to_stream(client, made)
-    assert client.xlen(STREAM) == 3
+    assert client.xlen(STREAM) == 1  # one entry per batch
     sessions = session_factory(db_url)
-    assert drain_stream(client, sessions, window_seconds=60, consumer="t1") == 3
+    assert drain_stream(client, sessions, window_seconds=60, consumer="t1") == 1
     assert set(stored(db_url)) == {c.event_key for c in made}
     assert client.xlen(STREAM) == 0
     assert drain_stream(client, sessions, window_seconds=60, consumer="t1") == 0
+    client.close()
+
+
+def test_entries_of_earlier_versions_and_malformed_ones(db_url, redis_url) -> None:
+    """An entry per click (as earlier versions wrote) still drains beside packed batches;
+    a malformed entry is logged and dropped instead of blocking the stream."""
+    world = build_world(db_url)
+    old = raw(world, world.subscribers[0], 1, 900)
+    new = [raw(world, world.subscribers[1], 2, 900 + i) for i in range(2)]
+    client = redis.Redis.from_url(redis_url)
+    ensure_group(client)
+    client.xadd(STREAM, old.to_fields())
+    add_to_stream(client, new)
+    client.xadd(STREAM, {"b": b'[["short row"]]'})
+    client.xadd(STREAM, {"b": b"not json"})
+    sessions = session_factory(db_url)
+    assert drain_stream(client, sessions, window_seconds=60, consumer="t1") == 4
+    assert set(stored(db_url)) == {c.event_key for c in [old, *new]}
+    assert client.xlen(STREAM) == 0
     client.close()
 
 

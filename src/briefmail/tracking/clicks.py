@@ -100,7 +100,8 @@ class RawClick(NamedTuple):
         return RequestFacts(self.method, self.user_agent, self.ip, self.purpose, self.link_id)
 
     def to_fields(self) -> dict[str, str]:
-        """Flat string fields for a Redis stream entry."""
+        """One click as a stream entry of flat strings, as earlier versions wrote them
+        (the stream now carries packed batches; `from_fields` still reads these)."""
         return {
             "k": self.event_key,
             "s": str(self.send_id),
