@@ -158,20 +158,12 @@ def move_helpers(server_pid: int, marker: str) -> None:
     line names `marker` (the database's backends, redis-server) on the other CPUs."""
     if not OTHER_CPUS:
         return
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
+    for pid, (parent, cmdline, _) in _proc_table().items():
         if parent == server_pid or (marker and marker in cmdline) or "redis-server" in cmdline:
             try:
-                os.sched_setaffinity(int(entry), OTHER_CPUS)
+                os.sched_setaffinity(pid, OTHER_CPUS)
             except OSError as exc:
-                print(f"could not move process {entry}: {exc}", file=sys.stderr)
+                print(f"could not move process {pid}: {exc}", file=sys.stderr)
 
 
 CPU_PARTS = ("server", "click writer", "database", "wrk")
@@ -441,6 +433,15 @@ def app_env(url: str, redis: str = "") -> dict[str, str]:
     return env
 
 
+def uvicorn_command(factory: str, port: int) -> list[str]:
+    """uvicorn as `briefmail web` runs it (uvloop, httptools, no access log)."""
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", factory,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def bench_real_app(
     name: str,
     url: str,
@@ -456,24 +457,7 @@ def bench_real_app(
     base = f"http://127.0.0.1:{port}"
     env = app_env(url, redis)
     if server == "unrecorded":
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "bench.unrecorded_app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        command = uvicorn_command("bench.unrecorded_app:create_app", port)
     elif server == "granian":
         command = [
             sys.executable,
@@ -531,24 +515,7 @@ def bench_bare(script: Path, args: argparse.Namespace) -> Result:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "bench.bare_redirect_app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        uvicorn_command("bench.bare_redirect_app:create_app", port),
         env=app_env(""),
         cwd=ROOT,
         preexec_fn=on_server_cpus,

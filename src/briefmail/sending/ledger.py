@@ -600,11 +600,7 @@ def resolve_batch(
     elif send.status == "cancelled":
         batch.status = "cancelled"
         batch.error = f"resolved as not sent{who}; the send was cancelled"
-        session.execute(
-            update(Delivery)
-            .where(Delivery.batch_id == batch.id, Delivery.status == "queued")
-            .values(status="cancelled", error="send cancelled")
-        )
+        _cancel_deliveries(session, batch.id)
     else:
         attempted = clock.as_utc(batch.claimed_at) if batch.claimed_at else now
         batch.status = "pending"

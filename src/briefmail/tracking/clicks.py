@@ -194,7 +194,7 @@ class ClickStore:
         if not unique:
             return 0
         reasons = self._request_reasons(unique)
-        recipients = [
+        recipients = [  # `_recipient`, inlined: this runs once per click
             None if c.subscriber_id is None else (c.send_id << 40) | c.subscriber_id for c in unique
         ]
         accepted = self._accepted_at(session, unique, recipients, reasons)
