@@ -456,8 +456,14 @@ def bench_real_app(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = app_env(url, redis)
-    if server == "unrecorded":
-        command = uvicorn_command("bench.unrecorded_app:create_app", port)
+    if server == "unrecorded":  # served exactly as `briefmail web` serves the real app
+        command = [
+            sys.executable, "-c",
+            "import sys, uvicorn; from briefmail.web.serve import server_options; "
+            "uvicorn.run('bench.unrecorded_app:create_app', factory=True, host='127.0.0.1', "
+            "port=int(sys.argv[1]), log_level='warning', **server_options())",
+            str(port),
+        ]  # fmt: skip
     elif server == "granian":
         command = [
             sys.executable,

@@ -3,11 +3,12 @@
 Everything that asks "what time is it" asks here, so tests and the weekly scheduler
 can be driven by a controllable clock instead of sleeping. `BRIEFMAIL_FAKE_NOW`
 (ISO 8601, UTC assumed when naive) pins the time for subprocesses such as Celery
-workers started by the tests.
+workers started by the tests; it is read once, when the process first asks.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -16,21 +17,26 @@ from datetime import UTC, datetime
 _override: Callable[[], datetime] | None = None
 
 
+@functools.cache
+def _pinned_by_environment() -> datetime | None:
+    fake = os.environ.get("BRIEFMAIL_FAKE_NOW")
+    if not fake:
+        return None
+    parsed = datetime.fromisoformat(fake)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def now() -> datetime:
     """Current time, timezone-aware UTC."""
     if _override is not None:
         return _override()
-    fake = os.environ.get("BRIEFMAIL_FAKE_NOW")
-    if fake:
-        parsed = datetime.fromisoformat(fake)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+    return _pinned_by_environment() or datetime.now(UTC)
 
 
 def timestamp() -> float:
     """Current POSIX time in seconds: what the click redirect stamps (a float is a
     tenth of the cost of a datetime to make and to pickle, at redirect rates)."""
-    if _override is not None or "BRIEFMAIL_FAKE_NOW" in os.environ:
+    if _override is not None or _pinned_by_environment() is not None:
         return now().timestamp()
     return time.time()
 

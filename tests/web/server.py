@@ -21,6 +21,7 @@ import uvicorn
 
 from briefmail.config import Settings
 from briefmail.web.app import create_app
+from briefmail.web.serve import server_options
 
 
 def free_port() -> int:
@@ -30,7 +31,8 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **options: object) -> None:
+        """`options` override `briefmail web`'s uvicorn options (`serve.server_options`)."""
         # The click writer starts at the first click: most of these servers get none.
         self.app = create_app(settings, start_writer_early=False)
         self.port = free_port()
@@ -40,9 +42,7 @@ class LiveServer:
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
-            access_log=False,
-            lifespan="on",
-            http="httptools",
+            **(server_options() | options),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -37,6 +37,7 @@ from briefmail.reports.html_report import report_html
 from briefmail.sending import service
 from briefmail.sending.runtime import engine_from_settings
 from briefmail.web.app import create_app
+from briefmail.web.serve import server_options
 
 out = Console(highlight=False)
 # Readers open the brief later than the gateway scans it: the simulated people click
@@ -84,9 +85,8 @@ def _web_app(settings: Settings, port: int) -> Iterator[None]:
         create_app(settings),
         host="127.0.0.1",
         port=port,
-        lifespan="on",
         log_level="warning",
-        access_log=False,
+        **server_options(),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="briefmail-demo-web", daemon=True)

@@ -8,6 +8,7 @@ import uvicorn
 from briefmail.cli import app
 from briefmail.config import get_settings
 from briefmail.errors import InvalidInputError
+from briefmail.web.serve import server_options
 
 
 @app.command()
@@ -23,7 +24,8 @@ def web(
         help="Proxies trusted for X-Forwarded-For (the client address the classifier sees).",
     ),
 ) -> None:
-    """Serve the web app with uvicorn (uvloop + httptools, no access log).
+    """Serve the web app with uvicorn (uvloop + httptools, no access log; cached click
+    redirects are answered by the HTTP protocol itself, see briefmail.web.protocol).
 
     SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish and every
     buffered click is written before the process exits.
@@ -39,12 +41,5 @@ def web(
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-        server_header=False,
-        timeout_graceful_shutdown=30,
+        **server_options(forwarded_allow_ips=forwarded_allow_ips),
     )

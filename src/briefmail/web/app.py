@@ -1,8 +1,9 @@
 """The ASGI app factory.
 
 `create_app()` reads the settings once and wires the routes; `briefmail web` serves it
-(`uvicorn --factory briefmail.web.app:create_app` works too). The click redirect is
-not a route: `ClickRedirects` answers /c/ in front of the router (see `redirect`).
+(see `serve`; `uvicorn --factory briefmail.web.app:create_app` works too, without the
+protocol's own click answers). The click redirect is not a route: `ClickRedirects`
+answers /c/ in front of the router (see `redirect`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from briefmail.config import Settings, get_settings
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
-from briefmail.web.redirect import ClickRedirects
+from briefmail.web.redirect import ClickAnswers, ClickRedirects
 
 
 async def healthz(request: Request) -> Response:
@@ -59,6 +60,7 @@ async def _server_error(request: Request, _exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, *, start_writer_early: bool = True) -> Starlette:
     ctx = WebContext.build(settings or get_settings(), start_writer_early=start_writer_early)
+    clicks = ClickAnswers(ctx)
     form = FORM_BODY_LIMIT
     routes = [
         Route("/u/{token}", unsubscribe.unsubscribe, methods=["GET", "POST"], max_body_size=form),
@@ -80,9 +82,10 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(ClickRedirects, ctx=ctx)],  # /c/ never reaches the router
+        middleware=[Middleware(ClickRedirects, answers=clicks)],  # /c/ never reaches the router
         lifespan=ctx.lifespan,
         exception_handlers={HTTPException: _http_error, 500: _server_error},
     )
     app.state.ctx = ctx
+    app.state.clicks = clicks  # found there by `protocol.ClickHttpProtocol`
     return app

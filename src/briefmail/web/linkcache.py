@@ -6,8 +6,9 @@ is answered from memory, with no database round trip on the redirect path. Unkno
 sends are remembered for a short while too, so a flood of validly signed tokens for a
 deleted send cannot turn into a flood of queries.
 
-The cached answer is a ready-made 302 response: building it once per link instead of
-once per click is measurable at redirect rates.
+The cached answer is a ready-made 302 response, and its header lines as bytes for the
+HTTP protocol's own answer (`briefmail.web.protocol`): building them once per link
+instead of once per click is measurable at redirect rates.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ class Destination:
     url: str
     kind: str
     response: Response
+    header_lines: bytes  # `response`'s headers, each "name: value\r\n"
+
+    @classmethod
+    def redirect(cls, url: str, kind: str, location: str) -> Destination:
+        response = Response(
+            status_code=302,
+            headers={
+                "location": location,
+                "cache-control": "no-store",
+                "referrer-policy": "no-referrer",
+            },
+        )
+        lines = b"".join(name + b": " + value + b"\r\n" for name, value in response.raw_headers)
+        return cls(url, kind, response, lines)
 
 
 def safe_location(url: str) -> str | None:
@@ -42,17 +57,6 @@ def safe_location(url: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return quote(stripped, safe=_SAFE)
-
-
-def redirect_to(location: str) -> Response:
-    return Response(
-        status_code=302,
-        headers={
-            "location": location,
-            "cache-control": "no-store",
-            "referrer-policy": "no-referrer",
-        },
-    )
 
 
 class SendLinkCache:
@@ -95,7 +99,7 @@ class SendLinkCache:
         for link_id, (url, kind) in rows.items():
             location = safe_location(url)
             if location is not None:
-                links[link_id] = Destination(url, kind, redirect_to(location))
+                links[link_id] = Destination.redirect(url, kind, location)
         if rows:
             self._sends[send_id] = links
         else:
