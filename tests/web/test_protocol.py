@@ -8,6 +8,7 @@ the answer and the recorded click are those of the ASGI path.
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from sqlalchemy import select
@@ -238,3 +239,47 @@ def test_plain_uvicorn_protocol_gives_the_same_answers(db_url) -> None:
     finally:
         server.stop()
     assert len(stored(db_url)) == 3
+
+
+def test_nothing_after_a_request_that_closes_the_connection_is_answered_or_counted(
+    db_url, world_and_server
+) -> None:
+    world, server, tokens = world_and_server
+    subs = world.subscribers
+    exchange(server.port, get(f"/c/{tokens[3, subs[3]]}"), 1)
+    raw = get(f"/c/{tokens[1, subs[0]]}", extra="Connection: close\r\n") + get(
+        f"/c/{tokens[2, subs[0]]}"
+    )
+    [answer], closed = exchange(server.port, raw, 1)
+    assert answer.headers["location"] == URLS[1]
+    assert closed
+    server.stop()
+    assert sorted((c.link_id, c.subscriber_id) for c in stored(db_url)) == [
+        (1, subs[0]),
+        (3, subs[3]),
+    ]
+
+
+def test_idle_keep_alive_connections_close_after_the_timeout_busy_ones_do_not(
+    db_url,
+) -> None:
+    world = build_world(db_url, subscribers=12)
+    keys = get_settings().signing_keys()
+    server = LiveServer(get_settings(), timeout_keep_alive=1).start()
+    try:
+        exchange(server.port, get(f"/c/{click_token(keys, world.send_id, 3, 1)}"), 1)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as busy:
+            buffer = bytearray()
+            started = time.monotonic()
+            for sub in world.subscribers:  # one click every 0.25 s for 3 s
+                busy.sendall(get(f"/c/{click_token(keys, world.send_id, 1, sub)}"))
+                assert _read_answer(busy, buffer).status == 302
+                time.sleep(0.25)
+            assert time.monotonic() - started > 2.5  # well past the timeout, still open
+            started = time.monotonic()
+            busy.settimeout(5)
+            assert busy.recv(1) == b""  # then idle: closed by the server
+            assert 0.5 < time.monotonic() - started < 2.5
+        assert server.app.state.clicks.answered_by_protocol == len(world.subscribers)
+    finally:
+        server.stop()

@@ -54,12 +54,19 @@ class ClickHttpProtocol(HttpToolsProtocol):
         if config.root_path or config.limit_concurrency is not None:
             self.clicks = None  # paths or 503s the ASGI path would handle differently
         self._fast = False
+        self._in_message = False
         self._defaults_of: object = None
         self._defaults = b""
+        self._answered_at = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
+
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         cycle = self.cycle
-        if (
+        self._fast = (
             self.clicks is not None
             and self.url.startswith(_PREFIX)
             and (cycle is None or cycle.response_complete)
@@ -67,20 +74,22 @@ class ClickHttpProtocol(HttpToolsProtocol):
             and not self.flow.write_paused
             and not self.expect_100_continue
             and not self.parser.should_upgrade()
-        ):
-            self._fast = True  # answered (or handed on) when the message is complete
-            return
-        super().on_headers_complete()
+        )
+        if not self._fast:  # else answered (or handed on) when the message is complete
+            super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
         if not self._fast:  # a GET's body means nothing to a redirect
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._in_message = False
         if not self._fast:
             super().on_message_complete()
             return
         self._fast = False
+        if self.transport.is_closing():
+            return  # pipelined behind a request that closed the connection: never answered
         clicks = self.clicks
         lines = self._cached_redirect(clicks)
         if lines is None or clicks is None:  # not ours to answer: the ASGI path does
@@ -96,9 +105,43 @@ class ClickHttpProtocol(HttpToolsProtocol):
         end = b"\r\n" if keep_alive else b"connection: close\r\n\r\n"
         self.transport.write(b"".join((_FOUND, self._defaults, lines, end)))
         clicks.answered_by_protocol += 1
+        self.server_state.total_requests += 1
         if not keep_alive:
             self.transport.close()
-        self.on_response_complete()  # counts it, re-arms the keep-alive timeout
+            return
+        # The keep-alive timeout, without uvicorn's cancel-and-rearm of a timer per
+        # request (a fifth of this path's CPU, measured): one timer per connection
+        # that, when it fires, closes the connection if it has been idle long enough.
+        self._answered_at = self.loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._close_if_idle)
+
+    def on_response_complete(self) -> None:  # an answer of the ASGI path
+        self._answered_at = self.loop.time()
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        super().connection_lost(exc)
+
+    def _close_if_idle(self) -> None:
+        self._idle_timer = None
+        cycle = self.cycle
+        if (
+            self.transport.is_closing()
+            or self._in_message  # a request is arriving: uvicorn sets no timeout then
+            or (cycle is not None and not cycle.response_complete)  # its end re-arms
+        ):
+            return
+        idle = self.loop.time() - self._answered_at
+        if idle >= self.timeout_keep_alive:
+            self.transport.close()
+        else:
+            self._idle_timer = self.loop.call_later(
+                self.timeout_keep_alive - idle, self._close_if_idle
+            )
 
     def _cached_redirect(self, clicks: ClickAnswers | None) -> bytes | None:
         url = self.url
