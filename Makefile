@@ -41,6 +41,7 @@ bench: sync
 	$(RUN) python bench/audience.py
 	$(RUN) python bench/send.py
 	$(RUN) python bench/redirect.py
+	$(RUN) python bench/redirect_path.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache briefmail-demo
