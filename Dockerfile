@@ -22,6 +22,8 @@ COPY templates ./templates
 COPY examples ./examples
 RUN uv sync --frozen --no-dev
 
+# The click spool (a volume in docker-compose.yml) must be the app user's to write.
+RUN install -d -o briefmail /srv/briefmail/click-spool
 USER briefmail
 WORKDIR /srv/briefmail
 EXPOSE 8000

@@ -109,3 +109,12 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         [binary, "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_web_app_keeps_its_click_spool_in_a_volume(compose: dict[str, Any]) -> None:
+    web = compose["services"]["web"]
+    folder = web["environment"]["BRIEFMAIL_CLICK_SPOOL_DIR"]
+    assert f"click-spool:{folder}" in web["volumes"]
+    assert "click-spool" in compose["volumes"]
+    assert web["environment"]["BRIEFMAIL_DATABASE_URL"].startswith("postgresql://")
+    assert f"install -d -o briefmail {folder}" in (ROOT / "Dockerfile").read_text()

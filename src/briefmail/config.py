@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     scanner_window_seconds: int = Field(
         60, ge=0, description="Clicks this soon after a batch was accepted count as automated."
     )
+    click_stop_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="On a graceful stop, how long the web app retries storing buffered clicks "
+        "before it keeps them in the click spool.",
+    )
+    click_spool_dir: Path = Field(
+        Path("click-spool"),
+        description="Folder for clicks a stop could not store; the next start stores them.",
+    )
     batch_size: int = Field(
         1000, ge=1, le=1000, description="Recipients per provider request (SendGrid allows 1000)."
     )

@@ -112,6 +112,45 @@ def test_a_click_during_a_database_outage_lands_when_it_is_back(
     assert count_clicks(url) == 5
 
 
+def test_clicks_a_stop_cannot_store_are_spooled_and_stored_at_the_next_start(
+    throwaway_pg, monkeypatch, tmp_path
+) -> None:
+    url, available = throwaway_pg
+    world = build_world(url)
+    dispose_engines()
+    monkeypatch.setenv("BRIEFMAIL_DATABASE_URL", url)
+    get_settings.cache_clear()
+    keys = get_settings().signing_keys()
+    spool = tmp_path / "spool"
+    env = {"BRIEFMAIL_CLICK_STOP_SECONDS": "1", "BRIEFMAIL_CLICK_SPOOL_DIR": str(spool)}
+    proc, base = start_subprocess(env, tmp_path)
+    try:
+        with httpx.Client(headers={"user-agent": BROWSER_UA}) as client:
+            sub = world.subscribers[0]
+            client.get(f"{base}/c/{click_token(keys, world.send_id, 1, sub)}")
+            wait_for(lambda: health(base)["written"] == 1, "the first click to be written")
+            available(False)
+            for link_id in (2, 3):
+                answer = client.get(f"{base}/c/{click_token(keys, world.send_id, link_id, sub)}")
+                assert answer.status_code == 302
+            wait_for(lambda: health(base)["failures"] >= 1, "a failed flush")
+    finally:
+        assert stop_subprocess(proc)  # the database is still down
+    assert [p.name[:7] for p in spool.iterdir()] == ["clicks-"]
+    available(True)
+    dispose_engines()
+    assert count_clicks(url) == 1
+
+    proc, base = start_subprocess(env, tmp_path)  # takes the spool back first
+    try:
+        wait_for(lambda: health(base)["written"] == 2, "the spooled clicks to be written")
+    finally:
+        assert stop_subprocess(proc)
+    dispose_engines()
+    assert count_clicks(url) == 3
+    assert list(spool.iterdir()) == []
+
+
 def test_clicks_through_the_redis_stream(db_url, redis_url, monkeypatch, tmp_path) -> None:
     world = build_world(db_url)
     monkeypatch.setenv("BRIEFMAIL_REDIS_URL", redis_url)

@@ -96,6 +96,13 @@ class RawClick(NamedTuple):
     user_agent: str
     purpose: str  # prefetch hint headers, joined and lower-cased
 
+    @classmethod
+    def from_row(cls, row: Any) -> RawClick:
+        """A click from a JSON row in field order (the stream's packed batches, the spool)."""
+        if not isinstance(row, list) or len(row) != len(cls._fields):
+            raise ValueError(f"not a click row: {row!r:.80}")
+        return cls._make(row)
+
     def facts(self) -> RequestFacts:
         return RequestFacts(self.method, self.user_agent, self.ip, self.purpose, self.link_id)
 

@@ -130,13 +130,7 @@ def _clicks_of(fields: dict[Any, Any]) -> list[RawClick]:
     rows = orjson.loads(packed)
     if not isinstance(rows, list):
         raise ValueError("a packed entry holds a list of clicks")
-    return [_row(row) for row in rows]
-
-
-def _row(row: Any) -> RawClick:
-    if not isinstance(row, list) or len(row) != len(RawClick._fields):
-        raise ValueError(f"not a click row: {row!r:.80}")
-    return RawClick._make(row)
+    return [RawClick.from_row(row) for row in rows]
 
 
 def _next_entries(

@@ -10,7 +10,9 @@ this process (`DatabaseSink`).
 
 A failed flush puts the batch back at the front and retries with back-off, so a
 database that is briefly down delays clicks instead of losing them; `stop` (called by
-the web app's lifespan on a graceful shutdown) flushes what is left.
+the web app's lifespan on a graceful shutdown) flushes what is left, and what it still
+cannot store when its time is up goes to the click spool (`spool.ClickSpool`), which
+`start` takes back first.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from briefmail.tracking.clicks import ClickStore, RawClick
+from briefmail.tracking.spool import ClickSpool
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +74,14 @@ class ClickRecorder:
         self,
         sink: ClickSink,
         *,
+        spool: ClickSpool | None = None,
         flush_interval: float = 0.25,
         batch_size: int = 10_000,
         max_buffered: int = 500_000,
         max_backoff: float = 5.0,
     ) -> None:
         self.sink = sink
+        self.spool = spool
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         self.max_backoff = max_backoff
@@ -107,12 +112,20 @@ class ClickRecorder:
         )
 
     async def start(self) -> None:
+        if self.spool is not None:
+            kept = await asyncio.to_thread(self.spool.take)
+            if kept:  # before any new click: they are older
+                self._buffer.extendleft(reversed(kept))
+                log.warning(
+                    "click recorder: %d clicks from the spool %s", len(kept), self.spool.folder
+                )
         self._wake = asyncio.Event()
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="click-recorder")
 
     async def stop(self, *, timeout: float = 30.0) -> None:
-        """Stop the loop and flush what is left, retrying until `timeout`."""
+        """Stop the loop and flush what is left, retrying until `timeout`; then spool
+        what is still not stored."""
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
@@ -126,10 +139,31 @@ class ClickRecorder:
                 delay = 0.05
                 continue
             if asyncio.get_running_loop().time() + delay > deadline:
-                log.error("click recorder: %d clicks not stored at shutdown", len(self._buffer))
+                self._spool_the_rest()
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
+
+    def _spool_the_rest(self) -> None:
+        clicks = list(self._buffer)
+        if self.spool is None:
+            log.error("click recorder: %d clicks not stored at shutdown", len(clicks))
+            return
+        try:
+            path = self.spool.save(clicks)
+        except OSError as exc:
+            log.error(
+                "click recorder: %d clicks neither stored nor spooled at shutdown: %s",
+                len(clicks),
+                exc,
+            )
+            return
+        self._buffer.clear()
+        log.warning(
+            "click recorder: the store is down; %d clicks kept in %s until the next start",
+            len(clicks),
+            path,
+        )
 
     async def flush_once(self) -> bool:
         """Write one batch; on failure put it back at the front. True if it was written."""

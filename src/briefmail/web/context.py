@@ -26,6 +26,7 @@ from briefmail.db.models import SendLink
 from briefmail.db.session import session_factory
 from briefmail.tracking.events import PROVIDERS
 from briefmail.tracking.recorder import ClickRecorder
+from briefmail.tracking.spool import ClickSpool
 from briefmail.tracking.writer import WriterProcessSink
 from briefmail.web.confirmation import Mailer, backend_mailer
 from briefmail.web.linkcache import SendLinkCache
@@ -66,7 +67,7 @@ class WebContext:
             keys=settings.signing_keys(),
             sessions=sessions,
             links=SendLinkCache(lambda send_id: _load_links(sessions, send_id)),
-            recorder=ClickRecorder(sink),
+            recorder=ClickRecorder(sink, spool=ClickSpool(settings.click_spool_dir)),
             pages=Pages(
                 lang=settings.lang,
                 from_address=settings.from_address,
@@ -105,7 +106,8 @@ class WebContext:
         try:
             yield
         finally:
-            await self.recorder.stop()  # every buffered click, before the writer stops
+            # every buffered click, stored or spooled, before the writer stops
+            await self.recorder.stop(timeout=self.settings.click_stop_seconds)
             sink = self.recorder.sink
             if isinstance(sink, WriterProcessSink):
                 await sink.close()
