@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
+from briefmail.reports.charts import FONT_SIZE
 from briefmail.reports.html_report import report_html
 from briefmail.reports.text_width import text_width
 from tests.browser import chromium
@@ -20,12 +21,15 @@ pytestmark = pytest.mark.browser
 
 BOXES_SCRIPT = """
 () => {
-  const svg = document.querySelector('svg');
+  const svg = [...document.querySelectorAll('svg.bars, svg.bars-narrow')]
+    .find(s => s.getBoundingClientRect().width > 0);
   const box = el => { const r = el.getBoundingClientRect();
     return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; };
   const all = sel => [...svg.querySelectorAll(sel)].map(el => ({...box(el),
     text: el.textContent}));
-  return {svg: box(svg), labels: all('.bar-label'), bars: all('.bar'),
+  return {svg: box(svg), chart: svg.getAttribute('class'),
+          scale: svg.getBoundingClientRect().width / svg.viewBox.baseVal.width,
+          labels: all('.bar-label'), bars: all('.bar'),
           counts: all('.bar-count'),
           titles: [...svg.querySelectorAll('.bar-row > title')].map(t => t.textContent)};
 }
@@ -67,14 +71,26 @@ def collisions(boxes: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("viewport_width", [1200, 375])
-def test_long_source_titles_overlap_nothing(viewport_width: int) -> None:
+@pytest.mark.parametrize(
+    ("viewport_width", "chart"), [(1200, "bars"), (375, "bars-narrow"), (320, "bars-narrow")]
+)
+def test_long_source_titles_overlap_nothing_and_are_readable(
+    viewport_width: int, chart: str
+) -> None:
     report = long_titles_report()
     html = report_html(report)
     with chromium() as browser:
         page = browser.new_page(viewport={"width": viewport_width, "height": 900})
         boxes = chart_boxes(page, html)
+        line_scale = page.evaluate(
+            "[...document.querySelectorAll('svg.line, svg.line-narrow')]"
+            ".map(s => s.getBoundingClientRect().width / s.viewBox.baseVal.width)"
+            ".find(scale => scale > 0)"
+        )
         page.close()
+    assert boxes["chart"] == chart  # the phone layout on phones
+    assert FONT_SIZE * boxes["scale"] >= 11  # pixels: no shrunk-to-fit 6-pixel labels
+    assert 11 * line_scale >= 10  # the time axis's 11-unit stamps
     assert len(boxes["labels"]) == len(report.links)
     assert collisions(boxes) == []
     svg = boxes["svg"]

@@ -170,7 +170,7 @@ def test_json_has_the_agreed_shape(db_url, data) -> None:
 
 def test_html_is_self_contained(db_url, data) -> None:
     page = report_html(brief_report_for(db_url, data.brief_slug))
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 4  # two charts, each wide and narrow (phones)
     assert "<polyline" in page
     assert "<rect" in page
     assert not re.search(r"<(script|link|img|iframe)\b", page)
