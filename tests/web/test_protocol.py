@@ -7,6 +7,7 @@ the answer and the recorded click are those of the ASGI path.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 
@@ -283,3 +284,23 @@ def test_idle_keep_alive_connections_close_after_the_timeout_busy_ones_do_not(
         assert server.app.state.clicks.answered_by_protocol == len(world.subscribers)
     finally:
         server.stop()
+
+
+def test_a_failure_in_the_protocol_is_logged_and_the_app_answers(
+    db_url, world_and_server, monkeypatch, caplog
+) -> None:
+    world, server, tokens = world_and_server
+    subs = world.subscribers
+    exchange(server.port, get(f"/c/{tokens[3, subs[3]]}"), 1)
+
+    def broken(*_args: object) -> bytes:
+        raise RuntimeError("a bug in the fast path")
+
+    monkeypatch.setattr(server.app.state.clicks, "cached", broken)
+    with caplog.at_level(logging.ERROR, logger="briefmail.web.protocol"):
+        [answer], _ = exchange(server.port, get(f"/c/{tokens[1, subs[0]]}"), 1)
+    assert answer.status == 302
+    assert answer.headers["location"] == URLS[1]
+    assert "a bug in the fast path" in caplog.text
+    server.stop()
+    assert len(stored(db_url)) == 2  # recorded once, by the app

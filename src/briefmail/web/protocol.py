@@ -25,6 +25,7 @@ shows which path answered each case.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from uvicorn.config import Config
@@ -34,6 +35,7 @@ from uvicorn.server import ServerState
 
 from briefmail.web.redirect import ClickAnswers
 
+log = logging.getLogger(__name__)
 _PREFIX = b"/c/"
 _METHODS = {b"GET": "GET", b"HEAD": "HEAD"}
 _FOUND = STATUS_LINE[302]
@@ -91,7 +93,11 @@ class ClickHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return  # pipelined behind a request that closed the connection: never answered
         clicks = self.clicks
-        lines = self._cached_redirect(clicks)
+        try:
+            lines = self._cached_redirect(clicks)
+        except Exception:  # inside a parser callback it would become a bare 400: log it
+            log.exception("click protocol: %r failed; the app answers it", self.url[:200])
+            lines = None
         if lines is None or clicks is None:  # not ours to answer: the ASGI path does
             super().on_headers_complete()
             super().on_message_complete()
