@@ -8,6 +8,7 @@ the answer and the recorded click are those of the ASGI path.
 from __future__ import annotations
 
 import logging
+import random
 import socket
 import time
 
@@ -304,3 +305,58 @@ def test_a_failure_in_the_protocol_is_logged_and_the_app_answers(
     assert "a bug in the fast path" in caplog.text
     server.stop()
     assert len(stored(db_url)) == 2  # recorded once, by the app
+
+
+def test_random_pipelined_traffic_gets_the_same_answers_as_from_plain_uvicorn(db_url) -> None:
+    """Differential: one random stream of requests, cut at random places, sent to the
+    protocol path and to uvicorn's own protocol; the answers must match in order."""
+    world = build_world(db_url, subscribers=6)
+    keys = get_settings().signing_keys()
+    rng = random.Random(20261126)
+    good = [
+        f"/c/{click_token(keys, world.send_id, link, sub)}"
+        for link in (1, 2, 3)
+        for sub in world.subscribers
+    ]
+    kinds = [
+        lambda: get(rng.choice(good)),
+        lambda: get(rng.choice(good)).replace(b"GET ", b"HEAD ", 1),
+        lambda: get(rng.choice(good) + "?utm=x"),
+        lambda: get(rng.choice(good)[:-2] + "AA"),  # tampered
+        lambda: get("/healthz"),
+        lambda: get("/c/"),
+        lambda: (
+            f"GET {rng.choice(good)} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        ).encode(),
+        lambda: f"DELETE {rng.choice(good)} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+    ]
+    warm = get(good[0])
+    requests = [rng.choice(kinds)() for _ in range(150)]
+    stream = b"".join(requests)
+    cuts = sorted(rng.sample(range(1, len(stream)), 40))
+
+    def answers_from(server: LiveServer) -> list[tuple[int, str | None]]:
+        exchange(server.port, warm, 1)  # the send's links cached on both
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+            for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+                sock.sendall(stream[start:end])
+                time.sleep(0.002)
+            buffer = bytearray()
+            got = [_read_answer(sock, buffer) for _ in requests]
+        return [(a.status, a.headers.get("location")) for a in got]
+
+    protocol = LiveServer(get_settings()).start()
+    try:
+        ours = answers_from(protocol)
+        assert protocol.app.state.clicks.answered_by_protocol > 0
+    finally:
+        protocol.stop()
+    plain = LiveServer(get_settings(), http="httptools").start()
+    try:
+        theirs = answers_from(plain)
+    finally:
+        plain.stop()
+    assert ours == theirs
+    assert {status for status, _ in ours} == {200, 302, 404, 405}
+    recorded = sum(1 for status, _ in ours if status == 302)
+    assert len(stored(db_url)) == 2 * (recorded + 1)  # both servers, with the warm-up click
