@@ -98,3 +98,21 @@ def test_without_room_on_disk_the_clicks_stay_counted(tmp_path: Path, caplog) ->
         asyncio.run(life())
     assert "1 clicks neither stored nor spooled" in caplog.text
     assert recorder.buffered == 1
+
+
+def test_more_spooled_clicks_than_the_buffer_holds_are_counted_as_dropped(
+    tmp_path: Path,
+) -> None:
+    spool = ClickSpool(tmp_path)
+    spool.save([click(n) for n in range(5)])
+    spool.save([click(n) for n in range(5, 8)])
+    keeping = Keeping()
+    recorder = ClickRecorder(keeping, spool=spool, max_buffered=6, flush_interval=0.01)
+
+    async def life() -> None:
+        await recorder.start()
+        await recorder.stop(timeout=5)
+
+    asyncio.run(life())
+    assert keeping.stored == [click(n) for n in range(6)]  # the oldest kept
+    assert recorder.dropped == 2

@@ -113,12 +113,7 @@ class ClickRecorder:
 
     async def start(self) -> None:
         if self.spool is not None:
-            kept = await asyncio.to_thread(self.spool.take)
-            if kept:  # before any new click: they are older
-                self._buffer.extendleft(reversed(kept))
-                log.warning(
-                    "click recorder: %d clicks from the spool %s", len(kept), self.spool.folder
-                )
+            self._take_back(await asyncio.to_thread(self.spool.take))
         self._wake = asyncio.Event()
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="click-recorder")
@@ -143,6 +138,19 @@ class ClickRecorder:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
+
+    def _take_back(self, spooled: list[RawClick]) -> None:
+        """Spooled clicks go in front of any new one: they are older. The buffer's
+        bound holds for them too (several stops during one long outage)."""
+        if not spooled:
+            return
+        room = (self._buffer.maxlen or len(spooled)) - len(self._buffer)
+        if len(spooled) > room:
+            self.dropped += len(spooled) - room
+            log.error("click recorder: %d spooled clicks dropped: buffer full", len(spooled) - room)
+            spooled = spooled[: max(room, 0)]
+        self._buffer.extendleft(reversed(spooled))
+        log.warning("click recorder: %d clicks back from the spool", len(spooled))
 
     def _spool_the_rest(self) -> None:
         clicks = list(self._buffer)
