@@ -4,7 +4,7 @@ Same app, same fast path and same in-memory buffering; the recorder's sink disca
 each batch instead of storing it. Comparing it with the real app shows what storing
 clicks costs; comparing it with the bare app shows what the request path costs.
 
-    uvicorn --factory bench.unrecorded_app:create_app
+    served by bench/redirect.py with `briefmail web`'s options (`web.serve.server_options`)
 """
 
 from __future__ import annotations

@@ -69,15 +69,20 @@ def count_clicks(url: str) -> int:
         return s.scalar(select(func.count()).select_from(Click)) or 0
 
 
-def test_a_click_during_a_database_outage_lands_when_it_is_back(
-    throwaway_pg, monkeypatch, tmp_path
-) -> None:
+@pytest.fixture
+def outage_world(throwaway_pg, monkeypatch):  # type: ignore[no-untyped-def]
+    """A sent brief in the throwaway database, which `briefmail web` is pointed at:
+    (url, available, world, keys)."""
     url, available = throwaway_pg
     world = build_world(url)
     dispose_engines()
     monkeypatch.setenv("BRIEFMAIL_DATABASE_URL", url)
     get_settings.cache_clear()
-    keys = get_settings().signing_keys()
+    return url, available, world, get_settings().signing_keys()
+
+
+def test_a_click_during_a_database_outage_lands_when_it_is_back(outage_world, tmp_path) -> None:
+    url, available, world, keys = outage_world
     proc, base = start_subprocess({}, tmp_path)
     try:
         sub = world.subscribers[0]
@@ -113,14 +118,9 @@ def test_a_click_during_a_database_outage_lands_when_it_is_back(
 
 
 def test_clicks_a_stop_cannot_store_are_spooled_and_stored_at_the_next_start(
-    throwaway_pg, monkeypatch, tmp_path
+    outage_world, tmp_path
 ) -> None:
-    url, available = throwaway_pg
-    world = build_world(url)
-    dispose_engines()
-    monkeypatch.setenv("BRIEFMAIL_DATABASE_URL", url)
-    get_settings.cache_clear()
-    keys = get_settings().signing_keys()
+    url, available, world, keys = outage_world
     spool = tmp_path / "spool"
     env = {"BRIEFMAIL_CLICK_STOP_SECONDS": "1", "BRIEFMAIL_CLICK_SPOOL_DIR": str(spool)}
     proc, base = start_subprocess(env, tmp_path)

@@ -92,6 +92,15 @@ def world_and_server(db_url, start_server):  # type: ignore[no-untyped-def]
     return world, server, tokens
 
 
+@pytest.fixture
+def warmed(world_and_server):  # type: ignore[no-untyped-def]
+    """`world_and_server` after one click (link 3 of the last subscriber) has loaded the
+    send's links, so the next clicks can be answered by the protocol."""
+    world, server, tokens = world_and_server
+    exchange(server.port, get(f"/c/{tokens[3, world.subscribers[3]]}"), 1)
+    return world_and_server
+
+
 def test_the_first_click_loads_the_send_and_later_ones_are_answered_in_the_protocol(
     db_url, world_and_server
 ) -> None:
@@ -120,11 +129,10 @@ def test_the_first_click_loads_the_send_and_later_ones_are_answered_in_the_proto
     assert rows[1].user_agent == BROWSER_UA
 
 
-def test_keep_alive_pipelining_and_order_with_slower_requests(db_url, world_and_server) -> None:
-    world, server, tokens = world_and_server
+def test_keep_alive_pipelining_and_order_with_slower_requests(db_url, warmed) -> None:
+    world, server, tokens = warmed
     subs = world.subscribers
     clicks = server.app.state.clicks
-    exchange(server.port, get(f"/c/{tokens[3, subs[3]]}"), 1)  # loads the send's links
     raw = (
         get(f"/c/{tokens[1, subs[0]]}")
         + get("/healthz")  # an ASGI request in flight: what follows must wait its turn
@@ -151,12 +159,9 @@ def test_keep_alive_pipelining_and_order_with_slower_requests(db_url, world_and_
     [("1.0", ""), ("1.1", "Connection: close\r\n")],
     ids=["http-1.0", "connection-close"],
 )
-def test_the_connection_closes_when_the_client_asks(
-    db_url, world_and_server, version, extra
-) -> None:
-    world, server, tokens = world_and_server
+def test_the_connection_closes_when_the_client_asks(db_url, warmed, version, extra) -> None:
+    world, server, tokens = warmed
     subs = world.subscribers
-    exchange(server.port, get(f"/c/{tokens[3, subs[3]]}"), 1)
     before = server.app.state.clicks.answered_by_protocol
     [answer], closed = exchange(
         server.port, get(f"/c/{tokens[2, subs[2]]}", version=version, extra=extra), 1
@@ -167,10 +172,9 @@ def test_the_connection_closes_when_the_client_asks(
     assert closed
 
 
-def test_head_and_a_body_on_get(db_url, world_and_server) -> None:
-    world, server, tokens = world_and_server
+def test_head_and_a_body_on_get(db_url, warmed) -> None:
+    world, server, tokens = warmed
     subs = world.subscribers
-    exchange(server.port, get(f"/c/{tokens[3, subs[3]]}"), 1)
     head = get(f"/c/{tokens[1, subs[0]]}").replace(b"GET ", b"HEAD ", 1)
     with_body = (
         f"GET /c/{tokens[2, subs[0]]} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
@@ -185,11 +189,10 @@ def test_head_and_a_body_on_get(db_url, world_and_server) -> None:
     assert rows[2, subs[0]].method == "GET"
 
 
-def test_what_the_protocol_leaves_to_the_asgi_path(db_url, world_and_server) -> None:
-    world, server, tokens = world_and_server
+def test_what_the_protocol_leaves_to_the_asgi_path(db_url, warmed) -> None:
+    world, server, tokens = warmed
     subs = world.subscribers
     clicks = server.app.state.clicks
-    exchange(server.port, get(f"/c/{tokens[3, subs[3]]}"), 1)
     token = tokens[1, subs[0]]
     post = f"POST /c/{token} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
     answers, _ = exchange(
@@ -244,11 +247,10 @@ def test_plain_uvicorn_protocol_gives_the_same_answers(db_url) -> None:
 
 
 def test_nothing_after_a_request_that_closes_the_connection_is_answered_or_counted(
-    db_url, world_and_server
+    db_url, warmed
 ) -> None:
-    world, server, tokens = world_and_server
+    world, server, tokens = warmed
     subs = world.subscribers
-    exchange(server.port, get(f"/c/{tokens[3, subs[3]]}"), 1)
     raw = get(f"/c/{tokens[1, subs[0]]}", extra="Connection: close\r\n") + get(
         f"/c/{tokens[2, subs[0]]}"
     )
@@ -288,11 +290,10 @@ def test_idle_keep_alive_connections_close_after_the_timeout_busy_ones_do_not(
 
 
 def test_a_failure_in_the_protocol_is_logged_and_the_app_answers(
-    db_url, world_and_server, monkeypatch, caplog
+    db_url, warmed, monkeypatch, caplog
 ) -> None:
-    world, server, tokens = world_and_server
+    world, server, tokens = warmed
     subs = world.subscribers
-    exchange(server.port, get(f"/c/{tokens[3, subs[3]]}"), 1)
 
     def broken(*_args: object) -> bytes:
         raise RuntimeError("a bug in the fast path")

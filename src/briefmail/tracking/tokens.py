@@ -107,9 +107,9 @@ def sign(keys: Sequence[bytes], purpose: Purpose, *ints: int, extra: bytes = b""
     return _b64(payload) + "." + _b64(_mac(keys[0], payload, extra))
 
 
-def unverified(token: str) -> Token:
-    """Parse without checking the MAC: only to find whose secret to verify with."""
-    head, sep, _ = token.partition(".")
+def _split(token: str) -> tuple[bytes, str]:
+    """The decoded payload (never empty) and the MAC's text, or BadToken."""
+    head, sep, mac_text = token.partition(".")
     if not sep or len(token) > 200:
         raise BadToken("malformed token")
     try:
@@ -118,6 +118,12 @@ def unverified(token: str) -> Token:
         raise BadToken("malformed token") from None
     if not payload:
         raise BadToken("empty token")
+    return payload, mac_text
+
+
+def unverified(token: str) -> Token:
+    """Parse without checking the MAC: only to find whose secret to verify with."""
+    payload, _ = _split(token)
     try:
         purpose = Purpose(chr(payload[0]))
     except ValueError:
@@ -132,19 +138,15 @@ def verify(
 
     The MAC is compared as base64 text (one spelling per MAC, see `_MAC_CHARS`), which
     spares decoding it; this runs once per click redirect."""
-    head, sep, mac_text = token.partition(".")
-    if not sep or len(token) > 200 or len(mac_text) != _MAC_CHARS:
+    payload, mac_text = _split(token)
+    if len(mac_text) != _MAC_CHARS or not mac_text.isascii():
         raise BadToken("malformed token")
-    try:
-        payload = _unb64(head)
-        given = mac_text.encode("ascii")
-    except (binascii.Error, ValueError):
-        raise BadToken("malformed token") from None
-    if not payload or payload[0] != ord(purpose.value):
+    if payload[0] != ord(purpose.value):
         raise BadToken("wrong purpose")
     ints = _read_varints(payload[1:])
     if len(ints) != arity:
         raise BadToken("wrong purpose")
+    given = mac_text.encode("ascii")
     for key in keys:
         if hmac.compare_digest(given, _b64(_mac(key, payload, extra)).encode("ascii")):
             return ints

@@ -111,7 +111,7 @@ class ClickAnswers:
                 method,
                 client,
                 agent,
-                b",".join(hints).decode("latin-1").lower() if hints else "",
+                _joined(hints) if hints else "",
             )
         )
 
@@ -136,5 +136,8 @@ class ClickRedirects:
 
 def prefetch_hints(headers: Headers) -> str:
     """The prefetch/preview hint headers browsers and proxies send, joined, lower-cased."""
-    hints = [value for name, value in headers if name in _PREFETCH_HEADERS]
+    return _joined([value for name, value in headers if name in _PREFETCH_HEADERS])
+
+
+def _joined(hints: list[bytes]) -> str:
     return b",".join(hints).decode("latin-1").lower()
