@@ -5,7 +5,9 @@ paragraph separators, bidi overrides, character references, MJML/Jinja/HTML synt
 our placeholder prefix) go into every front matter field (as YAML escapes and typed
 raw) and into the body. A brief the parser accepts must then render, fill and build
 a complete message (the whole preview path, which is the send path's rendering)
-without raising; one it refuses must say so as one clean line per problem.
+without raising; one it refuses must say so as one clean line per problem. The same
+holds for the settings that reach the email (the footer's postal address, the From
+name): whatever the settings check accepts renders.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 from briefmail.briefs.errors import BriefValidationError
 from briefmail.briefs.parse import parse_brief
 from briefmail.characters import FORBIDDEN
+from briefmail.config import Settings
 from briefmail.preview.build import PreviewOptions, preview_brief
 
 FIELDS = (
@@ -194,6 +197,23 @@ def test_any_brief_the_parser_accepts_renders(
     values: dict[str, str], raw: set[str], body: str
 ) -> None:
     accepted_renders(brief_text(values, raw, body), OPTIONS)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(postal_address=TEXT, from_name=TEXT)
+def test_any_settings_the_check_accepts_render(postal_address: str, from_name: str) -> None:
+    # The footer's postal address and the From name come from settings, not the brief.
+    try:
+        checked = Settings(postal_address=postal_address, from_address=f'"{from_name}" <a@b.org>')
+    except ValueError:
+        return
+    options = PreviewOptions(
+        public_url=OPTIONS.public_url,
+        signing_keys=OPTIONS.signing_keys,
+        from_address=checked.from_address,
+        postal_address=checked.postal_address,
+    )
+    accepted_renders(brief_text({}, set(), "A plain body."), options)
 
 
 def test_the_generator_reaches_rendering() -> None:
