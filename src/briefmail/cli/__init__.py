@@ -28,23 +28,6 @@ app = typer.Typer(
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-# Processes that run until stopped check the database before they start: otherwise each
-# request or tick would fail on its own, and an operator would read a log, not a line.
-LONG_RUNNING = frozenset({"web", "worker"})
-
-
-@app.callback()
-def _start(ctx: typer.Context) -> None:
-    # Every setting is checked before any command runs (ConfigError: one line per
-    # variable), except to show help: that must work while a setting is wrong.
-    if "--help" in sys.argv[1:]:
-        return
-    settings = get_settings()
-    if ctx.invoked_subcommand in LONG_RUNNING:
-        from briefmail.db.readiness import check_ready
-
-        check_ready(settings.database_url)
-
 
 def _register() -> None:
     # Each module adds its own commands; the order here is the order in --help.
@@ -73,6 +56,10 @@ def fail(message: str, *, code: int = 1) -> typer.Exit:
 
 def main() -> None:
     try:
+        # Every setting is checked before any command runs (one line per bad variable),
+        # except to show help, which must work while a setting is wrong.
+        if not _help_only(sys.argv[1:]):
+            get_settings()
         app()
     except KeyboardInterrupt:
         err_console.print("briefmail: interrupted", markup=False)
@@ -83,6 +70,10 @@ def main() -> None:
             traceback.print_exc()
         err_console.print(f"briefmail: error: {error}", markup=False)
         sys.exit(2 if isinstance(error, InvalidInputError | ConfigError) else 1)
+
+
+def _help_only(args: list[str]) -> bool:
+    return not args or "--help" in args
 
 
 def _described(exc: Exception) -> BriefmailError:

@@ -35,6 +35,9 @@ def web(
             "--workers > 1 needs BRIEFMAIL_REDIS_URL: clicks from every worker go through "
             "the Redis stream so one drainer sees them all (burst detection needs that)"
         )
+    from briefmail.db.readiness import check_ready  # alembic: only for the commands using it
+
+    check_ready(get_settings().database_url)  # one line now, not a failure per request
     uvicorn.run(
         "briefmail.web.app:create_app",
         factory=True,
