@@ -7,7 +7,7 @@ their start line (so every problem can name FILE:LINE) and their source text (so
 Characters no value may hold (see `briefmail.characters`) are found in the raw text
 first, with their line and column, and the YAML gets U+FFFD in their place: PyYAML
 would stop at the first one with no field to name, and a raw NEL would even break a
-line. The reader then names the field each one sits in (`FrontMatter.raw`).
+line. The reader then names the field each one sits in (`SplitFile.raw`).
 """
 
 from __future__ import annotations
