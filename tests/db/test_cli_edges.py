@@ -200,3 +200,13 @@ def test_debug_adds_the_traceback(closed_port_url: str) -> None:
     assert "psycopg.OperationalError" in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("briefmail: error: cannot use the database at")
+
+
+@pytest.mark.parametrize("args", [["web", "--port", "70000"], ["preview", "x.md", "--port", "0"]])
+def test_a_port_out_of_range_is_bad_input(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # uvicorn would otherwise listen on 70000 modulo 65536 and say it runs on 70000.
+    code, _, stderr = run_cli(args, monkeypatch, capsys)
+    assert code == 2
+    assert "Invalid value for '--port'" in stderr
