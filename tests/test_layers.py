@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "briefmail"
 # package -> the briefmail modules and packages it may import (besides itself)
 ALLOWED = {
     "db": {"clock", "config", "errors"},
-    "briefs": {"clock", "config", "errors", "db"},
+    "briefs": {"characters", "clock", "config", "errors", "db"},
 }
 
 

@@ -30,8 +30,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from briefmail.config import get_settings
 from briefmail.db.session import dispose_engines
+from briefmail.startup import settings_or_exit
 
 WORK_BUDGET_SECONDS = 60.0
 QUEUE = "briefmail"
@@ -43,7 +43,7 @@ def visibility_timeout(http_timeout: float) -> int:
 
 
 def make_app() -> Celery:
-    settings = get_settings()
+    settings = settings_or_exit()
     broker = settings.broker_url or "memory://"
     celery = Celery("briefmail", broker=broker, backend=settings.broker_url or None)
     transport = {"visibility_timeout": visibility_timeout(settings.http_timeout_seconds)}

@@ -12,11 +12,12 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from briefmail import setting_checks
 from briefmail.errors import ConfigError
 
 EmailBackendName = Literal["outbox", "smtp", "sendgrid"]
@@ -124,11 +125,65 @@ class Settings(BaseSettings):
         "", description="Redis for the click stream; defaults to the broker URL when that is Redis."
     )
     lang: str = Field("en", description="Language of the email (the lang attribute).")
+    debug: bool = Field(
+        False, description="Print the traceback of a failing command after its one-line error."
+    )
 
     @field_validator("public_url", "sendgrid_host")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    # Every value is checked here, when a process reads its settings first thing: a bad
+    # one stops it with a line naming the variable. The rules are in `setting_checks`.
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters_and_sane_seconds(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            return setting_checks.text(value)
+        if (info.field_name or "").endswith("_seconds") and isinstance(value, int | float):
+            return setting_checks.seconds(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return setting_checks.database_url(value)
+
+    @field_validator("broker_url", "redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        return setting_checks.redis_url(value)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        return setting_checks.smtp_url(value)
+
+    @field_validator("public_url", "sendgrid_host")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        return setting_checks.web_url(value)
+
+    @field_validator("from_address")
+    @classmethod
+    def _from_address(cls, value: str) -> str:
+        return setting_checks.mailbox(value)
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, value: str) -> str:
+        return setting_checks.mailboxes(value)
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _unsubscribe_mailto(cls, value: str) -> str:
+        return setting_checks.mailto(value)
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, value: str) -> str:
+        return setting_checks.language(value)
 
     def signing_keys(self) -> list[bytes]:
         """Keys for HMAC links: the first signs, every one verifies (rotation)."""
@@ -176,6 +231,9 @@ def _describe_validation_error(exc: ValueError) -> str:
         return str(exc)
     parts = []
     for err in errors():
-        field = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-        parts.append(f"BRIEFMAIL_{field.upper()}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts)
+        field = ".".join(str(p) for p in err.get("loc", ())).upper() or "SETTINGS"
+        name = field if field.startswith("BRIEFMAIL_") else f"BRIEFMAIL_{field}"
+        # Our own checks raise ValueError; pydantic would prefix their text "Value error, ".
+        reason = err.get("ctx", {}).get("error") if err.get("type") == "value_error" else None
+        parts.append(f"{name}: {reason or err.get('msg', 'invalid')}")
+    return "\n".join(parts)  # one line per bad variable

@@ -26,3 +26,15 @@ class InvalidInputError(BriefmailError, ValueError):
 
 class StateError(BriefmailError):
     """The operation is not allowed in the object's current state (e.g. sending a draft)."""
+
+
+class DatabaseError(BriefmailError):
+    """The configured database cannot be used; the message says what to do about it."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot be reached (down, wrong host or port, refused credentials)."""
+
+
+class DatabaseNotMigratedError(DatabaseError):
+    """The database's schema is not the one this code needs (`briefmail db upgrade`)."""

@@ -4,6 +4,8 @@ Parsing and rendering share `markdown()` so a brief that validates is exactly th
 brief that renders. Raw HTML is off: `<script>` in a brief is text, never markup.
 Link validation is ours, not markdown-it's: its default silently turns a
 `javascript:` link into plain text, which would hide the editor's mistake.
+Forbidden characters are looked for twice: as typed (by line and column), and in what
+markdown-it makes of character references, since `&#12;` decodes to a form feed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from markdown_it.token import Token
 
 from briefmail.briefs.errors import Problem
 from briefmail.briefs.fields import check_text, check_url
+from briefmail.briefs.frontmatter import REPLACEMENT
 from briefmail.briefs.model import Section
+from briefmail.characters import FORBIDDEN, describe
 
 CITATION = re.compile(r"source:(\d+)")
 
@@ -50,7 +54,9 @@ def parse_sections(
     body: str, *, path: str, first_line: int, source_count: int | None, problems: list[Problem]
 ) -> tuple[Section, ...]:
     lines = body.split("\n")
-    tokens = markdown().parse(body)
+    typed = _check_typed_characters(lines, path, first_line, problems)
+    tokens = markdown().parse(FORBIDDEN.sub(REPLACEMENT, body) if typed else body)
+    _check_decoded_characters(tokens, lines, path, first_line, problems)
     _check_links(tokens, lines, path, first_line, source_count, problems)
     for index, text in enumerate(lines):
         why = check_text(text)
@@ -98,6 +104,47 @@ def _section(
         return None
     text = "\n".join(chunk[first:]).strip("\n")
     return Section(heading=heading, markdown=text, line=first_line + start + first)
+
+
+def _check_typed_characters(
+    lines: list[str], path: str, first_line: int, problems: list[Problem]
+) -> bool:
+    """One problem per line holding a forbidden character; True if there was any."""
+    found = False
+    for index, text in enumerate(lines):
+        match = FORBIDDEN.search(text)
+        if match:
+            found = True
+            what = f"{describe(match.group())}, at column {match.start() + 1}"
+            problems.append(
+                Problem(path, first_line + index, "body", f"contains {what}; remove it")
+            )
+    return found
+
+
+def _check_decoded_characters(
+    tokens: list[Token], lines: list[str], path: str, first_line: int, problems: list[Problem]
+) -> None:
+    """Forbidden characters that only exist once character references are decoded."""
+    for token in tokens:
+        texts = [token.info] if token.type == "fence" else []
+        for child in token.children or ():
+            texts.append(child.content)
+            texts.extend(str(value) for value in child.attrs.values())
+        match = next(filter(None, (FORBIDDEN.search(text) for text in texts)), None)
+        if match is None:
+            continue
+        start, end = token.map or (0, 1)
+        line = next((i for i in range(start, min(end, len(lines))) if "&" in lines[i]), start)
+        what = describe(match.group())
+        problems.append(
+            Problem(
+                path,
+                first_line + line,
+                "body",
+                f"has a character reference that makes {what}; remove it",
+            )
+        )
 
 
 def _check_links(

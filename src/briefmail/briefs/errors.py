@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from briefmail.characters import shown
 from briefmail.errors import InvalidInputError
 
 
@@ -21,7 +22,9 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+        # Field names and messages can quote the file (an unknown key, a bad link):
+        # whatever it holds, a problem stays one line and sends nothing to the terminal.
+        return f"{self.path}:{self.line}: {shown(self.field)}: {shown(self.message)}"
 
 
 class BriefValidationError(InvalidInputError):

@@ -6,6 +6,7 @@ node's line, so the parser reports every mistake in a file at once.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 from collections.abc import Sequence
 from datetime import date
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from briefmail.briefs.errors import Problem
+from briefmail.briefs.frontmatter import RawChar, SplitFile
+from briefmail.characters import FORBIDDEN, describe
 
 # Same string as `briefmail.render.personalise.PREFIX` (a test keeps them equal); spelled
 # out here because briefs sits upstream of render and must not import it.
@@ -56,13 +59,16 @@ def _kind(node: yaml.Node) -> str:
 
 
 class Reader:
-    def __init__(self, path: str, first_line: int) -> None:
+    def __init__(self, path: str, parts: SplitFile) -> None:
         self.path = path
-        self.first_line = first_line
+        self.first_line = parts.front_first_line
         self.problems: list[Problem] = []
+        # Lines are counted from the text itself: PyYAML also breaks lines at U+2028/9.
+        self._line_starts = [0] + [i + 1 for i, c in enumerate(parts.yaml_text) if c == "\n"]
+        self._unclaimed = list(parts.raw)
 
     def line(self, node: yaml.Node) -> int:
-        return int(node.start_mark.line) + self.first_line
+        return bisect.bisect_right(self._line_starts, node.start_mark.index) - 1 + self.first_line
 
     def problem(self, node: yaml.Node | int, field: str, message: str) -> None:
         line = node if isinstance(node, int) else self.line(node)
@@ -103,6 +109,8 @@ class Reader:
         if not isinstance(node, yaml.ScalarNode):
             self.problem(node, name, f"must be text, not {_kind(node)}")
             return None
+        if not self._characters_allowed(node, name):
+            return None
         # Front matter text is prose or a label, never layout: line breaks from YAML
         # block scalars become spaces (and a title can never inject a header line).
         value = "" if node.tag == NULL_TAG else " ".join(str(node.value).split())
@@ -115,6 +123,34 @@ class Reader:
             self.problem(node, name, why)
             return None
         return value
+
+    def _characters_allowed(self, node: yaml.ScalarNode, name: str) -> bool:
+        """False, with a problem for each, when the value holds a forbidden character:
+        typed in the file (named by line and column) or made by a YAML escape."""
+        start, end = node.start_mark.index, node.end_mark.index
+        typed = [c for c in self._unclaimed if c.index is not None and start <= c.index < end]
+        if typed:
+            self._unclaimed = [c for c in self._unclaimed if c not in typed]
+            self._report(typed, name)
+        escaped = FORBIDDEN.search(str(node.value))
+        if escaped:
+            what = describe(escaped.group())
+            self.problem(node, name, f"contains {what}, written as a YAML escape; remove it")
+        return not (typed or escaped)
+
+    def report_unread_characters(self) -> None:
+        """Forbidden characters outside any value read (comments, unknown keys, fences)."""
+        self._report(self._unclaimed, "front matter")
+        self._unclaimed = []
+
+    def _report(self, chars: list[RawChar], name: str) -> None:
+        """One problem per line: an editor deletes them all once pointed at the first."""
+        seen: set[int] = set()
+        for char in chars:
+            if char.line not in seen:
+                seen.add(char.line)
+                what = f"{describe(char.char)}, at column {char.column}"
+                self.problem(char.line, name, f"contains {what}; remove it")
 
     def url(self, entries: Entries, key: str, field: str, parent: yaml.Node) -> str | None:
         value = self.text(entries, key, field, parent)

@@ -3,6 +3,11 @@
 The YAML is composed into nodes rather than loaded into plain values: nodes keep
 their start line (so every problem can name FILE:LINE) and their source text (so
 `title: no` stays the word "no" instead of YAML 1.1's boolean False).
+
+Characters no value may hold (see `briefmail.characters`) are found in the raw text
+first, with their line and column, and the YAML gets U+FFFD in their place: PyYAML
+would stop at the first one with no field to name, and a raw NEL would even break a
+line. The reader then names the field each one sits in (`SplitFile.raw`).
 """
 
 from __future__ import annotations
@@ -12,14 +17,28 @@ from dataclasses import dataclass
 import yaml
 
 from briefmail.briefs.errors import BriefValidationError
+from briefmail.characters import FORBIDDEN
 
 FENCE = "---"
+REPLACEMENT = "\ufffd"
+
+
+@dataclass(frozen=True, slots=True)
+class RawChar:
+    """A forbidden character as typed in the file."""
+
+    index: int | None  # position in the YAML text; None on a fence line
+    line: int  # file line, 1-based
+    column: int  # 1-based
+    char: str
 
 
 @dataclass(frozen=True, slots=True)
 class SplitFile:
     front: yaml.Node
     front_first_line: int  # file line of the first YAML line
+    yaml_text: str  # as composed (forbidden characters replaced)
+    raw: tuple[RawChar, ...]  # forbidden characters in the fences and the YAML
     body: str
     body_first_line: int  # file line of the first body line
 
@@ -54,7 +73,8 @@ def split(text: str, path: str) -> SplitFile:
     closing = next((i for i in range(1, len(lines)) if lines[i].rstrip() in (FENCE, "...")), None)
     if closing is None:
         raise BriefValidationError.single(path, 1, "front matter", f"has no closing '{FENCE}' line")
-    yaml_text = "\n".join(lines[1:closing])
+    raw = _forbidden(lines, closing)
+    yaml_text = FORBIDDEN.sub(REPLACEMENT, "\n".join(lines[1:closing]))
     try:
         node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -77,6 +97,22 @@ def split(text: str, path: str) -> SplitFile:
     return SplitFile(
         front=node,
         front_first_line=2,
+        yaml_text=yaml_text,
+        raw=raw,
         body="\n".join(lines[closing + 1 :]),
         body_first_line=closing + 2,
     )
+
+
+def _forbidden(lines: list[str], closing: int) -> tuple[RawChar, ...]:
+    """Forbidden characters from the opening fence to the closing one."""
+    found: list[RawChar] = []
+    offset = 0  # index in the YAML text of the start of line i (lines 1..closing-1)
+    for i in range(closing + 1):
+        inside = 0 < i < closing
+        for match in FORBIDDEN.finditer(lines[i]):
+            index = offset + match.start() if inside else None
+            found.append(RawChar(index, i + 1, match.start() + 1, match.group()))
+        if inside:
+            offset += len(lines[i]) + 1
+    return tuple(found)

@@ -51,11 +51,12 @@ def load_brief(path: str | Path) -> Brief:
 
 def parse_brief(text: str, path: str) -> Brief:
     parts = frontmatter.split(text, path)
-    reader = Reader(path, parts.front_first_line)
+    reader = Reader(path, parts)
     top = parts.front
     entries = reader.mapping(top, "", TOP_KEYS)
     if entries is None:
-        raise BriefValidationError(reader.problems)
+        reader.report_unread_characters()
+        raise BriefValidationError(sorted(reader.problems, key=lambda p: p.line))
 
     series = reader.text(entries, "series", "", top)
     kicker = reader.text(entries, "kicker", "", top, required=False)
@@ -68,6 +69,7 @@ def parse_brief(text: str, path: str) -> Brief:
     takeaways = _takeaways(reader, entries, top)
     sources = _sources(reader, entries, top)
     cta = _cta(reader, entries)
+    reader.report_unread_characters()
 
     body_problems: list[Problem] = []
     sections = parse_sections(

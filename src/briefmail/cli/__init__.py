@@ -1,18 +1,22 @@
 """The `briefmail` command.
 
-Commands are thin: parse arguments, call a service, print. Library errors become
-exit codes only here: bad input (a brief, a CSV, an argument) exits 2, any other
-refusal exits 1, and neither prints a traceback.
+Commands are thin: parse arguments, call a service, print. Errors become exit codes
+only here, in `main`: bad input (a brief, a CSV, an argument, a setting) exits 2, any
+other failure exits 1, and neither prints a traceback unless BRIEFMAIL_DEBUG is set.
+Database failures are described once, here, by `db.readiness`; anything else that
+escapes a command is reported in one line as unexpected.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 from rich.console import Console
 
-from briefmail.errors import BriefmailError, InvalidInputError
+from briefmail.config import get_settings
+from briefmail.errors import BriefmailError, ConfigError, InvalidInputError
 
 app = typer.Typer(
     name="briefmail",
@@ -52,16 +56,46 @@ def fail(message: str, *, code: int = 1) -> typer.Exit:
 
 def main() -> None:
     try:
+        # Every setting is checked before any command runs (one line per bad variable),
+        # except to show help, which must work while a setting is wrong.
+        if not _help_only(sys.argv[1:]):
+            get_settings()
         app()
-    except InvalidInputError as exc:
-        err_console.print(f"briefmail: error: {exc}", markup=False)
-        sys.exit(2)
-    except BriefmailError as exc:
-        err_console.print(f"briefmail: error: {exc}", markup=False)
-        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("briefmail: interrupted", markup=False)
         sys.exit(130)
+    except Exception as exc:
+        error = _described(exc)
+        if _debug():
+            traceback.print_exc()
+        err_console.print(f"briefmail: error: {error}", markup=False)
+        sys.exit(2 if isinstance(error, InvalidInputError | ConfigError) else 1)
+
+
+def _help_only(args: list[str]) -> bool:
+    return not args or "--help" in args
+
+
+def _described(exc: Exception) -> BriefmailError:
+    if isinstance(exc, BriefmailError):
+        return exc
+    from briefmail.db.readiness import describe_failure
+
+    found = describe_failure(exc, get_settings().database_url)
+    if found is not None:
+        return found
+    lines = str(exc).strip().splitlines()
+    detail = f": {lines[0]}" if lines else ""
+    return BriefmailError(
+        f"unexpected {type(exc).__name__}{detail} (BRIEFMAIL_DEBUG=1 shows the traceback)"
+    )
+
+
+def _debug() -> bool:
+    try:
+        return get_settings().debug
+    except ConfigError:  # the settings are what failed; their message says it all
+        return False
 
 
 # Last, so command modules can import `fail` and `err_console` from here.

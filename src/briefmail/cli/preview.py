@@ -59,7 +59,9 @@ def preview(
     serve_page: bool = typer.Option(
         False, "--serve", help="Run a local page that shows the email and reloads on save."
     ),
-    port: int = typer.Option(8030, "--port", help="Port for --serve (on 127.0.0.1)."),
+    port: int = typer.Option(
+        8030, "--port", min=1, max=65535, help="Port for --serve (on 127.0.0.1)."
+    ),
     open_browser: bool = typer.Option(False, "--open", help="Open the --serve page."),
 ) -> None:
     """Render a brief as a sample subscriber would get it; print a summary and warnings."""

@@ -14,7 +14,7 @@ from briefmail.web.serve import server_options
 @app.command()
 def web(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(
         1, "--workers", min=1, help="Worker processes (each flushes its own clicks on exit)."
     ),
@@ -35,6 +35,9 @@ def web(
             "--workers > 1 needs BRIEFMAIL_REDIS_URL: clicks from every worker go through "
             "the Redis stream so one drainer sees them all (burst detection needs that)"
         )
+    from briefmail.db.readiness import check_ready  # alembic: only for the commands using it
+
+    check_ready(get_settings().database_url)  # one line now, not a failure per request
     uvicorn.run(
         "briefmail.web.app:create_app",
         factory=True,

@@ -22,7 +22,10 @@ def worker(
 ) -> None:
     """Send due work: `celery -A worker.app worker -B` when BRIEFMAIL_BROKER_URL is set,
     else a loop in this process that ticks every BRIEFMAIL_TICK_SECONDS."""
+    from briefmail.db.readiness import check_ready  # alembic: only for the commands using it
+
     settings = get_settings()
+    check_ready(settings.database_url)  # one line now, not a failure per tick
     if settings.broker_url:
         from worker.app import app as celery_app
 

@@ -3,22 +3,23 @@
 One engine per URL per process. SQLite gets WAL and a busy timeout so the web app,
 the CLI and in-process tasks can share one file; every engine brings a SQLite
 database up to date by itself, while PostgreSQL is migrated explicitly
-(`briefmail db upgrade`, the compose `migrate` service).
+(`briefmail db upgrade`, the compose `migrate` service; see `readiness`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, ExceptionContext, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from briefmail.config import get_settings
+from briefmail.errors import DatabaseUnavailableError, InvalidInputError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -27,6 +28,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+# A server that does not answer is reported after this long, not after TCP gives up.
+CONNECT_TIMEOUT_SECONDS = 10
+INTEGER_RANGE = range(-(2**63), 2**63)  # what both databases store in an integer column
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -85,13 +89,51 @@ def _create(url: str) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailableError(
+                    f"cannot create the folder of the SQLite database {database}: {exc.strerror}"
+                ) from exc
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    else:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        connect_args = {}
+        if "connect_timeout" not in make_url(url).query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+        )
+    event.listen(engine, "handle_error", _number_out_of_range)
+    return engine
+
+
+def _number_out_of_range(context: ExceptionContext) -> None:
+    """A number no integer column can hold is the caller's mistake (`sends show
+    99999999999999999999`), on either database: PostgreSQL answers "bigint out of range"
+    (SQLSTATE 22003), while SQLite's driver raises OverflowError before the statement
+    runs, which SQLAlchemy does not wrap. Both become one InvalidInputError."""
+    original = context.original_exception
+    if not (isinstance(original, OverflowError) or getattr(original, "sqlstate", "") == "22003"):
+        return
+    too_large = next((n for n in _integers(context.parameters) if n not in INTEGER_RANGE), None)
+    if too_large is not None:
+        raise InvalidInputError(
+            f"{too_large} is out of range: the database holds whole numbers from "
+            f"{INTEGER_RANGE.start} to {INTEGER_RANGE.stop - 1}"
+        ) from original
+
+
+def _integers(parameters: Any) -> Iterator[int]:
+    """Every int among a statement's parameters (a mapping, a sequence, or a list of them)."""
+    values = parameters.values() if isinstance(parameters, Mapping) else parameters or ()
+    for value in values:
+        if isinstance(value, Mapping | list | tuple):
+            yield from _integers(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            yield value
 
 
 def dispose_engines() -> None:

@@ -8,7 +8,6 @@ URL per recipient, and the preview fills in the destination itself.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from markupsafe import Markup
 
 from briefmail.briefs.body import citation_number
 from briefmail.briefs.model import Brief
+from briefmail.language import language_tag_problem
 from briefmail.render import markup, style
 from briefmail.render import personalise as p
 from briefmail.render.dates import coverage_label
@@ -25,7 +25,6 @@ from briefmail.render.templates import MAIN_TEMPLATE, environment
 from briefmail.render.text import TextSection, plain_text
 
 HONEYPOT_LINK_ID = 0
-_LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 # Invisible characters after the preheader keep inboxes from filling the preview
 # line with the start of the body.
 _PREHEADER_PAD = Markup("&#8204;&#160;" * 60)  # noqa: S704 (a constant)
@@ -85,8 +84,9 @@ def mjml_source(prepared: PreparedEmail) -> str:
 
 
 def prepare_email(brief: Brief, *, lang: str, postal_address: str) -> PreparedEmail:
-    if not _LANG.fullmatch(lang):
-        raise ValueError(f"lang: {lang!r} is not a language tag such as 'en' or 'en-GB'")
+    why = language_tag_problem(lang)
+    if why:
+        raise ValueError(f"lang: {why}")
     links = _Links()
     # The honeypot leads somewhere ordinary, so a scanner that follows it sees nothing odd.
     decoy = brief.cta.url if brief.cta is not None else brief.sources[0].url
