@@ -1,6 +1,7 @@
 """A local stand-in for SendGrid's v3 Mail Send API, the only faked thing in the tests.
 
-It checks a request the way SendGrid documents it (limits, reserved headers, types),
+It checks a request the way SendGrid documents it (a JSON Content-Type, limits,
+reserved headers, types),
 answers 202 with an `X-Message-Id`, and records every accepted personalization, so a
 test can assert that each recipient got exactly one message. Faults are planned per
 request: `plan(429, retry_after=1)`, `plan(500)`, `plan(400)`, `plan(202, delay=3)`;
@@ -361,6 +362,13 @@ class FakeSendGrid:
                     self._reply(
                         401,
                         {"errors": [{"message": "The provided authorization grant is invalid"}]},
+                    )
+                    return
+                media_type = (self.headers.get("Content-Type") or "").split(";")[0]
+                if media_type.strip().lower() != "application/json":
+                    fake._note(415, 0, None)
+                    self._reply(
+                        415, {"errors": [{"message": "Content-Type should be application/json."}]}
                     )
                     return
                 try:
