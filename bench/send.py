@@ -337,10 +337,6 @@ def request_costs(calls: int, tls: Path | None, ca: str) -> list[tuple[str, floa
             (f"orjson.dumps of the body ({size:,} bytes)", lambda: orjson.dumps(body)),
             ("json.dumps of the body (the library's default)", lambda: json.dumps(body).encode()),
             (
-                f"ssl.create_default_context(), {ca} (urllib: one per connection)",
-                ssl.create_default_context,
-            ),
-            (
                 "build_body + POST: library, orjson body (briefmail)",
                 lambda: library.send_batch(batch),
             ),
@@ -353,8 +349,10 @@ def request_costs(calls: int, tls: Path | None, ca: str) -> list[tuple[str, floa
                 lambda: old.send_batch(batch),
             ),
         ]
-        if tls is not None and ca.startswith("a CA file"):
-            ways.insert(3, ("  the same, CA certificates looked up by directory", by_directory))
+        if tls is not None:  # urllib builds a default context for every connection
+            ways.insert(2, (f"ssl.create_default_context(), {ca}", ssl.create_default_context))
+            if ca.startswith("a CA file"):
+                ways.insert(3, ("  the same, CA certificates looked up by directory", by_directory))
         rows = [(label, *cpu_per_call(action, calls)) for label, action in ways]
         old.close()
         return rows
