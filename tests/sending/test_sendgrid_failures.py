@@ -192,6 +192,7 @@ def test_retry_after_as_seconds_or_http_date() -> None:
     assert retry_after_seconds("Mon, 15 Jan 2024 12:00:30 GMT") == 30
     assert retry_after_seconds("Mon, 15 Jan 2024 11:00:00 GMT") == 0
     assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("inf") is None
     assert retry_after_seconds(None) is None
 
 
@@ -207,6 +208,12 @@ def test_a_host_urllib_cannot_use_is_a_config_error(host: str, problem: str) -> 
     with pytest.raises(ConfigError, match="BRIEFMAIL_SENDGRID_HOST") as caught:
         _backend(host)
     assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["", "SG.key\n", "SG.key with space", "SG.\x00key"])
+def test_an_api_key_no_header_can_carry_is_a_config_error(key: str) -> None:
+    with pytest.raises(ConfigError, match="BRIEFMAIL_SENDGRID_API_KEY"):
+        SendGridBackend(api_key=key, host="https://api.sendgrid.com", timeout=5)
 
 
 def test_the_stand_in_as_a_subprocess() -> None:

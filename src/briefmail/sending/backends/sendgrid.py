@@ -32,6 +32,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -107,6 +108,7 @@ class SendGridBackend(EmailBackend):
 
     def __init__(self, *, api_key: str, host: str, timeout: float) -> None:
         _check_host(host)
+        _check_api_key(api_key)
         # urllib's socket timeout: connecting, writing the request, each wait for the answer.
         self.timeout = timeout
         # The Mail Send endpoint's client, made once; each post is its own request.
@@ -151,9 +153,11 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -183,6 +187,16 @@ def _check_host(host: str) -> None:
             problem = "not an http(s)://host[:port] URL"
     if problem:
         raise ConfigError(f"BRIEFMAIL_SENDGRID_HOST: {host!r}: {problem}")
+
+
+def _check_api_key(api_key: str) -> None:
+    """urllib refuses a header value with whitespace or control characters (a key read
+    from a file often ends in a newline), and only once a batch is in flight."""
+    if not api_key or any(c.isspace() or not c.isprintable() for c in api_key):
+        raise ConfigError(
+            "BRIEFMAIL_SENDGRID_API_KEY: must be one word of printable characters "
+            "(no spaces or line breaks)"
+        )
 
 
 def _address(raw: str) -> dict[str, str]:
