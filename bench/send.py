@@ -1,29 +1,50 @@
-"""Throughput of one send: 100,000 subscribers, two Celery workers, the SendGrid stand-in.
+"""Throughput of one send through the `sendgrid` library, beside the httpx path it replaced.
 
-    .venv/bin/python bench/send.py [--subscribers 100000] [--workers 2]
+    .venv/bin/python bench/send.py [--subscribers 100000] [--workers 2] [--rounds 1]
+        [--paths library,httpx] [--tls [--ca-directory]]
 
-Needs PostgreSQL (127.0.0.1:5432, user postgres; a throwaway database is created and
-dropped) and Redis (db 4, flushed). Starts the SendGrid stand-in as its own process
-and two `celery -A worker.app worker --pool=solo` processes, then does what
-`briefmail send SLUG --now` does: commit the send, queue one `work` task. The clock
-runs from there until the last batch is accepted. CPU is read from /proc for the
-worker processes only (user + system).
+Needs PostgreSQL (127.0.0.1:5432, user postgres; throwaway databases are created and
+dropped) and Redis (`BRIEFMAIL_BENCH_BROKER_URL`, default db 4, flushed). Seeds
+100,000 subscribers once into a template database; then, for each round and each
+path, copies it into a fresh database, starts the SendGrid stand-in as its own
+process and two Celery workers (`bench/send_worker.py PATH`, `--pool=solo`), and
+does what `briefmail send SLUG --now` does: commit the send, queue one `work` task.
+The clock runs from there until the last batch is accepted. CPU is read from /proc
+for the worker processes only (user + system), PostgreSQL, the stand-in and the
+whole machine.
 
-Baseline, in the same run: the per-recipient work alone (signed link values and the
-SendGrid JSON for the same recipients) in this process, with no database, broker or
-HTTP: the floor the workers' CPU per 1000 recipients is compared against.
+Paths: `library` is briefmail's backend (SendGridAPIClient, a body serialised once
+by orjson, a new connection per request); `httpx` is the posting path it replaced
+(same body, keep-alive httpx client), kept only in bench/send_worker.py.
+
+`--tls`: the stand-in serves HTTPS with a throwaway certificate, and every client
+trusts the system's CA bundle plus that certificate (`SSL_CERT_FILE`), so each new
+connection loads as many CA certificates as it would in production. With
+`--ca-directory` they find the same certificates in a hashed directory instead
+(`SSL_CERT_FILE=/dev/null`, `SSL_CERT_DIR`), which OpenSSL reads per issuer on demand.
+
+Same-run baselines, in this process: the per-recipient work alone (signed link
+values and the SendGrid JSON, no database, broker or HTTP), and the client CPU of
+one 1000-recipient request through each way of posting it.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import ipaddress
+import json
 import os
 import random
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import redis
@@ -37,7 +58,9 @@ PG_ADMIN = os.environ.get(
 )
 BROKER = os.environ.get("BRIEFMAIL_BENCH_BROKER_URL", "redis://127.0.0.1:6379/4")
 SECRET = "bench-secret-key-0123456789"
+API_KEY = "SG.test-key"
 TOPICS = ["learning-design", "workflow-based-education", "accreditation-operations", "clinical-ai"]
+EXAMPLE = ROOT / "examples/briefs/2024-01-08-clinician-educators.md"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -66,16 +89,91 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def start_fake() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.sendgrid_server", "--keep", "ids"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def start_fake(tls: Path | None) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "tests.fakes.sendgrid_server", "--keep", "ids"]
+    if tls is not None:
+        command += ["--certfile", str(tls / "cert.pem"), "--keyfile", str(tls / "key.pem")]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline().strip()
     return process, line.removeprefix("listening on ")
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def make_tls(folder: Path) -> Path:
+    """A throwaway certificate for 127.0.0.1, and a CA bundle: the system's plus it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench stand-in")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (folder / "cert.pem").write_bytes(pem)
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths = ssl.get_default_verify_paths()
+    system = Path(paths.cafile or paths.openssl_cafile).read_bytes()
+    (folder / "bundle.pem").write_bytes(system + b"\n" + pem)
+    # The same trust as a hashed directory (OpenSSL's CApath): the system's links plus
+    # one for the throwaway certificate, named by its subject hash.
+    directory = folder / "ca"
+    directory.mkdir()
+    system_dir = Path(paths.capath or paths.openssl_capath)
+    for entry in system_dir.iterdir():
+        (directory / entry.name).symlink_to(entry.resolve())
+    subject_hash = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(folder / "cert.pem")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    suffix = 0
+    while (directory / f"{subject_hash}.{suffix}").exists():
+        suffix += 1
+    (directory / f"{subject_hash}.{suffix}").symlink_to(folder / "cert.pem")
+    return folder
+
+
+def trust(tls: Path, by_directory: bool) -> str:
+    """Point OpenSSL's defaults (this process and the workers) at the bundle or the
+    directory; returns what a new default context loads."""
+    if by_directory:
+        os.environ.update(SSL_CERT_FILE=os.devnull, SSL_CERT_DIR=str(tls / "ca"))
+        return "CA certificates looked up by directory"
+    os.environ["SSL_CERT_FILE"] = str(tls / "bundle.pem")
+    count = (tls / "bundle.pem").read_bytes().count(b"-----BEGIN CERTIFICATE-----")
+    return f"a CA file of {count} certificates"
 
 
 def seed(url: str, count: int, rng: random.Random) -> str:
@@ -85,9 +183,7 @@ def seed(url: str, count: int, rng: random.Random) -> str:
     from briefmail.db.session import session_scope
 
     with session_scope(url) as session:
-        slug = import_brief(
-            session, ROOT / "examples/briefs/2024-01-08-clinician-educators.md"
-        ).slug
+        slug = import_brief(session, EXAMPLE).slug
         approve_brief(session, slug, "bench")
         ensure_topics(session, TOPICS)
     engine = create_engine(url)
@@ -163,42 +259,126 @@ def baseline(url: str, send_id: int, sample: int) -> float:
     return (time.process_time() - start) / sample * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--pool", default="solo", help="celery pool of each worker")
-    parser.add_argument("--threads", type=int, default=1, help="concurrency of each worker")
-    args = parser.parse_args()
-    rng = random.Random(20240108)
+def example_batch(count: int) -> Any:
+    """`count` recipients of the example brief, with real signed values (no database)."""
+    from briefmail.briefs.parse import load_brief
+    from briefmail.render import personalise as p
+    from briefmail.render.email import render_email
+    from briefmail.render.message import list_unsubscribe_headers
+    from briefmail.sending.backends.base import OutgoingBatch, OutgoingContent, OutgoingRecipient
+    from briefmail.tracking.links import recipient_values
+
+    rendered = render_email(load_brief(EXAMPLE), postal_address="100 Example Street")
+    content = OutgoingContent(
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        from_address="Clinician Learning Brief <brief@example.org>",
+    )
+    recipients = []
+    for i in range(count):
+        values = recipient_values(
+            keys=[SECRET.encode()],
+            public_url="https://brief.example.org",
+            send_id=1,
+            link_ids=[link.link_id for link in rendered.links],
+            subscriber_id=i + 1,
+            subscriber_secret="0" * 32,
+            name=f"Reader {i}",
+            topics_text="Learning design",
+        )
+        headers = list_unsubscribe_headers(values[p.UNSUBSCRIBE_URL], "unsubscribe@example.org")
+        recipients.append(
+            OutgoingRecipient(i, i + 1, f"reader{i}@example.org", f"Reader {i}", values, headers)
+        )
+    return OutgoingBatch(1, 1, uuid.UUID(int=0).hex, content, recipients)
+
+
+def cpu_per_call(action: Callable[[], object], calls: int) -> tuple[float, float]:
+    """(CPU ms, wall ms) of one call, this process only, mean over `calls` after a warm-up."""
+    action()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        action()
+    return (
+        (time.process_time() - cpu) / calls * 1000,
+        (time.perf_counter() - wall) / calls * 1000,
+    )
+
+
+def by_directory() -> None:
+    """A default context with no CA file, only OpenSSL's hashed CA directory (looked up
+    per issuer when a chain is verified): SSL_CERT_FILE=/dev/null, as a deployment
+    could set it."""
+    saved = os.environ["SSL_CERT_FILE"]
+    os.environ["SSL_CERT_FILE"] = os.devnull
+    try:
+        ssl.create_default_context()
+    finally:
+        os.environ["SSL_CERT_FILE"] = saved
+
+
+def request_costs(calls: int, tls: Path | None, ca: str) -> list[tuple[str, float, float]]:
+    """Client CPU of one 1000-recipient Mail Send request, each way of making it."""
+    from bench.send_worker import HttpxSendGrid
+    from sendgrid import SendGridAPIClient
+
+    from briefmail.sending.backends.sendgrid import SendGridBackend, build_body
+
+    fake, url = start_fake(tls)
+    try:
+        batch = example_batch(1000)
+        body = build_body(batch)
+        library = SendGridBackend(api_key=API_KEY, host=url, timeout=30)
+        plain = SendGridAPIClient(api_key=API_KEY, host=url).client.mail.send
+        old = HttpxSendGrid(api_key=API_KEY, host=url, timeout=30)
+        size = len(orjson.dumps(body))
+        ways: list[tuple[str, Callable[[], object]]] = [
+            (f"orjson.dumps of the body ({size:,} bytes)", lambda: orjson.dumps(body)),
+            ("json.dumps of the body (the library's default)", lambda: json.dumps(body).encode()),
+            (
+                "build_body + POST: library, orjson body (briefmail)",
+                lambda: library.send_batch(batch),
+            ),
+            (
+                "build_body + POST: library, dict body (its json.dumps)",
+                lambda: plain.post(request_body=build_body(batch), timeout=30),
+            ),
+            (
+                "build_body + POST: httpx keep-alive, orjson body (before)",
+                lambda: old.send_batch(batch),
+            ),
+        ]
+        if tls is not None:  # urllib builds a default context for every connection
+            ways.insert(2, (f"ssl.create_default_context(), {ca}", ssl.create_default_context))
+            if ca.startswith("a CA file"):
+                ways.insert(3, ("  the same, CA certificates looked up by directory", by_directory))
+        rows = [(label, *cpu_per_call(action, calls)) for label, action in ways]
+        old.close()
+        return rows
+    finally:
+        stop(fake)
+
+
+def one_send(
+    path: str, template: str, slug: str, args: argparse.Namespace, tls: Path | None
+) -> dict[str, Any]:
+    """One send of the seeded audience through `path`, in a fresh copy of the template."""
+    from briefmail.db.session import dispose_engines
 
     name = f"briefmail_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    fake, fake_url = start_fake()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFMAIL_")}
-    env.update(
-        BRIEFMAIL_DATABASE_URL=url,
-        BRIEFMAIL_BROKER_URL=BROKER,
-        BRIEFMAIL_EMAIL_BACKEND="sendgrid",
-        BRIEFMAIL_SENDGRID_API_KEY="SG.test-key",
-        BRIEFMAIL_SENDGRID_HOST=fake_url,
-        BRIEFMAIL_SECRET_KEY=SECRET,
-        BRIEFMAIL_PUBLIC_URL="https://brief.example.org",
-    )
-    os.environ.update(env)
+    fake, fake_url = start_fake(tls)
+    os.environ.update(BRIEFMAIL_DATABASE_URL=url, BRIEFMAIL_SENDGRID_HOST=fake_url)
+    env = dict(os.environ)
     workers: list[subprocess.Popen[bytes]] = []
     try:
         from briefmail.config import get_settings
-        from briefmail.db.session import session_scope, upgrade
 
         get_settings.cache_clear()
-        upgrade(url)
-        t = time.perf_counter()
-        slug = seed(url, args.subscribers, rng)
-        print(f"seeded {args.subscribers} subscribers in {time.perf_counter() - t:.1f}s")
         redis.Redis.from_url(BROKER).flushdb()
         logs = [
             Path(f"/tmp/briefmail-bench-worker{i}-{os.getpid()}.log") for i in range(args.workers)
@@ -208,11 +388,8 @@ def main() -> None:
                 subprocess.Popen(
                     [
                         sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "worker.app",
-                        "worker",
+                        "bench/send_worker.py",
+                        path,
                         f"--pool={args.pool}",
                         f"--concurrency={args.threads}",
                         "--loglevel=INFO",
@@ -231,89 +408,160 @@ def main() -> None:
         while not all(b" ready." in log.read_bytes() for log in logs):  # both consuming
             assert time.monotonic() < deadline, "workers did not start"
             time.sleep(0.1)
-        cpu_before = sum(cpu_seconds(w.pid) for w in workers)
-        fake_before, pg_before, busy_before = cpu_seconds(fake.pid), postgres_cpu(), machine_busy()
-
-        from worker.tasks import enqueue_work
-
-        from briefmail import clock
-        from briefmail.db.models import Batch, Send
-        from briefmail.sending import service
-
-        wall_start = clock.now()
-        started = time.perf_counter()
-        with session_scope(url) as session:
-            send_id = service.create_send(session, slug, at=clock.now(), now=clock.now()).id
-        enqueue_work()
-        while True:
-            with session_scope(url) as session:
-                status = session.scalar(select(Send.status).where(Send.id == send_id))
-            if status in ("sent", "failed"):
-                break
-            time.sleep(0.05)
-        polled = time.perf_counter() - started
-        cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu_before
-        fake_cpu = cpu_seconds(fake.pid) - fake_before
-        pg_cpu = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
-        busy = machine_busy() - busy_before
-        with session_scope(url) as session:
-            send = session.get_one(Send, send_id)
-            last = session.scalar(
-                select(func.max(Batch.accepted_at)).where(Batch.send_id == send_id)
-            )
-            batches = session.scalar(select(func.count()).where(Batch.send_id == send_id))
-            first_claim = session.scalar(
-                select(func.min(Batch.claimed_at)).where(Batch.send_id == send_id)
-            )
-            recipients = send.recipients
-            send_started = (clock.as_utc(send.started_at) - wall_start).total_seconds()
-        elapsed = (clock.as_utc(last) - wall_start).total_seconds()
-        snapshot = (clock.as_utc(first_claim) - wall_start).total_seconds()
-        record = orjson.loads(
-            subprocess.run(
-                ["curl", "-s", f"{fake_url}/_fake/record"], capture_output=True, check=True
-            ).stdout
-        )
-        accepted = record["accepted"]
-        once = len({a["email"] for a in accepted}) == len(accepted) == recipients
-        base = baseline(url, send_id, 10_000)
-        print(
-            f"send {send_id}: {status}, {recipients} recipients in {batches} batches, "
-            f"exactly once at the stand-in: {once}"
-        )
-        print(
-            f"send -> last batch accepted: {elapsed:.2f}s "
-            f"({recipients / elapsed:,.0f} recipients/s); polled end {polled:.2f}s"
-        )
-        print(
-            f"send claimed and rendered at {send_started:.2f}s; "
-            f"first batch claimed at {snapshot:.2f}s"
-        )
-        others = busy - cpu - fake_cpu - pg_cpu
-        print(
-            f"CPU during the send: workers {cpu:.2f}s, PostgreSQL {pg_cpu:.2f}s, "
-            f"stand-in {fake_cpu:.2f}s, everything else on the machine {others:.2f}s "
-            f"(of {2 * polled:.1f} core-seconds)"
-        )
-        print(f"worker CPU: {cpu:.2f}s total, {cpu / recipients * 1000:.3f}s per 1000 recipients")
-        print(f"baseline (values + JSON only, one process): {base:.3f}s CPU per 1000 recipients")
+        figures = measure_send(url, slug, workers, fake, fake_url)
+        figures["baseline"] = baseline(url, figures["send_id"], 10_000)
+        return figures
     finally:
         for w in workers:
-            w.terminate()
-        for w in workers:
-            try:
-                w.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                w.kill()
-        fake.terminate()
-        fake.wait(timeout=10)
-        for i in range(args.workers):
-            pass
-        from briefmail.db.session import dispose_engines
-
+            stop(w)
+        stop(fake)
         dispose_engines()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def measure_send(
+    url: str,
+    slug: str,
+    workers: list[subprocess.Popen[bytes]],
+    fake: subprocess.Popen[str],
+    fake_url: str,
+) -> dict[str, Any]:
+    from tests.fakes.sendgrid_server import RemoteFakeSendGrid
+    from worker.tasks import enqueue_work
+
+    from briefmail import clock
+    from briefmail.db.models import Batch, Send
+    from briefmail.db.session import session_scope
+    from briefmail.sending import service
+
+    cpu_before = sum(cpu_seconds(w.pid) for w in workers)
+    fake_before, pg_before, busy_before = cpu_seconds(fake.pid), postgres_cpu(), machine_busy()
+    wall_start = clock.now()
+    started = time.perf_counter()
+    with session_scope(url) as session:
+        send_id = service.create_send(session, slug, at=clock.now(), now=clock.now()).id
+    enqueue_work()
+    while True:
+        with session_scope(url) as session:
+            status = session.scalar(select(Send.status).where(Send.id == send_id))
+        if status in ("sent", "failed"):
+            break
+        time.sleep(0.05)
+    polled = time.perf_counter() - started
+    cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu_before
+    fake_cpu = cpu_seconds(fake.pid) - fake_before
+    pg_cpu = sum(c - pg_before.get(pid, 0.0) for pid, c in postgres_cpu().items())
+    busy = machine_busy() - busy_before
+    with session_scope(url) as session:
+        send = session.get_one(Send, send_id)
+        last = session.scalar(select(func.max(Batch.accepted_at)).where(Batch.send_id == send_id))
+        batches = session.scalar(select(func.count()).where(Batch.send_id == send_id))
+        recipients = send.recipients
+    elapsed = (clock.as_utc(last) - wall_start).total_seconds()
+    accepted = RemoteFakeSendGrid(fake_url).accepted
+    once = len({a["email"] for a in accepted}) == len(accepted) == recipients
+    return {
+        "send_id": send_id,
+        "status": status,
+        "recipients": recipients,
+        "batches": batches,
+        "once": once,
+        "elapsed": elapsed,
+        "polled": polled,
+        "rate": recipients / elapsed,
+        "cpu": cpu,
+        "per_1000": cpu / recipients * 1000,
+        "pg": pg_cpu,
+        "fake": fake_cpu,
+        "others": busy - cpu - fake_cpu - pg_cpu,
+    }
+
+
+def report(path: str, f: dict[str, Any]) -> None:
+    print(
+        f"[{path}] send {f['send_id']}: {f['status']}, {f['recipients']} recipients in "
+        f"{f['batches']} batches, exactly once at the stand-in: {f['once']}"
+    )
+    print(
+        f"[{path}] send -> last batch accepted: {f['elapsed']:.2f}s "
+        f"({f['rate']:,.0f} recipients/s); polled end {f['polled']:.2f}s"
+    )
+    print(
+        f"[{path}] CPU during the send: workers {f['cpu']:.2f}s "
+        f"({f['per_1000']:.3f}s per 1000 recipients), PostgreSQL {f['pg']:.2f}s, "
+        f"stand-in {f['fake']:.2f}s, everything else on the machine {f['others']:.2f}s "
+        f"(of {2 * f['polled']:.1f} core-seconds)"
+    )
+    print(f"[{path}] baseline (values + JSON only): {f['baseline']:.3f}s CPU per 1000 recipients")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--pool", default="solo", help="celery pool of each worker")
+    parser.add_argument("--threads", type=int, default=1, help="concurrency of each worker")
+    parser.add_argument("--paths", default="library,httpx", help="comma-separated, in order")
+    parser.add_argument("--rounds", type=int, default=1, help="sends per path, interleaved")
+    parser.add_argument("--tls", action="store_true", help="the stand-in serves HTTPS")
+    parser.add_argument(
+        "--ca-directory",
+        action="store_true",
+        help="with --tls: clients find CA certificates in a hashed directory, not a file",
+    )
+    parser.add_argument("--calls", type=int, default=20, help="requests per way of posting")
+    args = parser.parse_args()
+    paths = args.paths.split(",")
+    rng = random.Random(20240108)
+
+    folder = Path(tempfile.mkdtemp(prefix="briefmail-bench-send-"))
+    tls = make_tls(folder) if args.tls else None
+    for key in [k for k in os.environ if k.startswith("BRIEFMAIL_")]:
+        del os.environ[key]  # only the settings below, whatever the shell holds
+    os.environ.update(
+        BRIEFMAIL_BROKER_URL=BROKER,
+        BRIEFMAIL_EMAIL_BACKEND="sendgrid",
+        BRIEFMAIL_SENDGRID_API_KEY=API_KEY,
+        BRIEFMAIL_SECRET_KEY=SECRET,
+        BRIEFMAIL_PUBLIC_URL="https://brief.example.org",
+    )
+    ca = trust(tls, args.ca_directory) if tls is not None else "no TLS"
+    template = f"briefmail_bench_{uuid.uuid4().hex[:8]}_template"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{template}"'))
+    try:
+        from briefmail.config import get_settings
+        from briefmail.db.session import dispose_engines, upgrade
+
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{template}"
+        os.environ["BRIEFMAIL_DATABASE_URL"] = url
+        get_settings.cache_clear()
+        upgrade(url)
+        t = time.perf_counter()
+        slug = seed(url, args.subscribers, rng)
+        dispose_engines()
+        print(f"seeded {args.subscribers} subscribers in {time.perf_counter() - t:.1f}s")
+        scheme = f"HTTPS, {ca}" if tls else "HTTP"
+        print(f"client CPU per 1000-recipient request ({scheme}, mean of {args.calls}):")
+        for label, cpu, wall in request_costs(args.calls, tls, ca):
+            print(f"  {label}: {cpu:.2f} ms CPU, {wall:.2f} ms wall")
+        results: list[tuple[str, dict[str, Any]]] = []
+        for _ in range(args.rounds):
+            for path in paths:
+                figures = one_send(path, template, slug, args, tls)
+                report(path, figures)
+                results.append((path, figures))
+        print(f"summary ({scheme}, {args.workers} workers, --pool {args.pool}):")
+        print("| path | recipients/s | worker CPU per 1000 recipients | exactly once |")
+        print("| --- | --- | --- | --- |")
+        for path, f in results:
+            print(f"| {path} | {f['rate']:,.0f} | {f['per_1000']:.3f} s | {f['once']} |")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
         admin.dispose()
 
 

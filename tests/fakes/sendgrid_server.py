@@ -1,6 +1,7 @@
 """A local stand-in for SendGrid's v3 Mail Send API, the only faked thing in the tests.
 
-It checks a request the way SendGrid documents it (limits, reserved headers, types),
+It checks a request the way SendGrid documents it (a JSON Content-Type, limits,
+reserved headers, types),
 answers 202 with an `X-Message-Id`, and records every accepted personalization, so a
 test can assert that each recipient got exactly one message. Faults are planned per
 request: `plan(429, retry_after=1)`, `plan(500)`, `plan(400)`, `plan(202, delay=3)`;
@@ -11,6 +12,7 @@ received even if the client then vanishes.
 In-thread: `with FakeSendGrid() as fake: fake.url ...`. As a subprocess:
 `python -m tests.fakes.sendgrid_server --port 0` prints `listening on URL` and
 offers the same controls over HTTP (`RemoteFakeSendGrid(url)`).
+With `--certfile CERT --keyfile KEY` it serves HTTPS, as SendGrid does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import ssl
 import sys
 import threading
 import time
@@ -166,7 +169,14 @@ def validate(body: Any) -> list[dict[str, Any]]:
 class FakeSendGrid:
     """The server and its record. Use as a context manager (runs in a thread)."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, keep: str = "full") -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep: str = "full",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.keep = keep  # "full": whole personalizations; "ids": custom_args and email only
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
@@ -180,12 +190,18 @@ class FakeSendGrid:
         self.bodies: list[dict[str, Any]] = []  # message-level fields of accepted requests
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:  # HTTPS, as SendGrid is served; the handshake runs in the handler
+            self.scheme = "https"
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     # -- control -------------------------------------------------------------------
 
@@ -363,6 +379,13 @@ class FakeSendGrid:
                         {"errors": [{"message": "The provided authorization grant is invalid"}]},
                     )
                     return
+                media_type = (self.headers.get("Content-Type") or "").split(";")[0]
+                if media_type.strip().lower() != "application/json":
+                    fake._note(415, 0, None)
+                    self._reply(
+                        415, {"errors": [{"message": "Content-Type should be application/json."}]}
+                    )
+                    return
                 try:
                     body = orjson.loads(raw)
                 except orjson.JSONDecodeError:
@@ -473,8 +496,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--keep", choices=["full", "ids"], default="full")
+    parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
-    fake = FakeSendGrid(host=args.host, port=args.port, keep=args.keep)
+    tls = None
+    if args.certfile:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.certfile, args.keyfile)
+    fake = FakeSendGrid(host=args.host, port=args.port, keep=args.keep, tls=tls)
     print(f"listening on {fake.url}", flush=True)
     try:
         fake._server.serve_forever()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import insert, select
 
@@ -344,3 +347,23 @@ def test_an_operator_resolves_an_unknown_batch(
     assert (view.status, view.accepted) == ("sent", 4)
     assert len(fake.accepted) == 4
     assert set(exactly_once(fake.accepted).values()) == {1}
+
+
+def _post_labelled(url: str, raw: bytes, content_type: str) -> int:
+    request = urllib.request.Request(
+        f"{url}/v3/mail/send",
+        data=raw,
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": content_type},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_the_stand_in_refuses_a_body_that_is_not_labelled_json(fake: FakeSendGrid) -> None:
+    raw = orjson.dumps(build_body(_batch(1)))
+    assert _post_labelled(fake.url, raw, "text/plain") == 415
+    assert _post_labelled(fake.url, raw, "application/json; charset=utf-8") == 202
+    assert [r["status"] for r in fake.requests] == [415, 202]

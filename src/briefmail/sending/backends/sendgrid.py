@@ -1,24 +1,53 @@
-"""SendGrid v3 Mail Send: only the request body and the settings SendGrid needs.
+"""SendGrid v3 Mail Send through the official `sendgrid` library.
 
-The body is built directly, one personalization per recipient, because the
-library's `Mail` helper copies personalization 0's substitutions onto everyone and
-reorders personalizations. Per-recipient values travel as `substitutions` keyed by
-our placeholder strings, so SendGrid fills the one rendered email per recipient;
-`custom_args` carry our ids (echoed back in every event, the join between what we
-sent and what SendGrid reports); SendGrid's own click/open/subscription tracking is
-off because we track clicks ourselves and put our own List-Unsubscribe headers in.
+The body is built directly as a plain dict, one personalization per recipient,
+because the library's `Mail` helper copies personalization 0's substitutions onto
+everyone and reorders personalizations. Per-recipient values travel as
+`substitutions` keyed by our placeholder strings, so SendGrid fills the one rendered
+email per recipient; `custom_args` carry our ids (echoed back in every event, the
+join between what we sent and what SendGrid reports); SendGrid's own
+click/open/subscription tracking is off because we track clicks ourselves and put
+our own List-Unsubscribe headers in.
+
+The request goes through `SendGridAPIClient` (python_http_client on urllib). What
+matters for exactly-once is *where* a request failed, and urllib tells it apart:
+
+- `URLError`: raised while connecting or while the request was still being written
+  (refused, unreachable, TLS failure, timeout or reset mid-body). SendGrid answers
+  only after the whole body, so it cannot have accepted it: safe to retry.
+- no answer after the whole body was written (read timeout, reset, closed without a
+  status line): SendGrid may have accepted it. The outcome is unknown, settled from
+  evidence, never retried blindly.
+- an answer: python_http_client's `HTTPError` subclasses carry its status. 429 and
+  5xx ask for a retry (with `Retry-After`), any other refusal is permanent.
+
+Each request opens its own connection (urllib sends `Connection: close`), so a pooled
+connection closed by the server just as it is reused can never turn a safe retry
+into an unknown outcome. The costs of the library's way of posting are measured in
+BENCHMARKS.md (send benchmark).
 """
 
 from __future__ import annotations
 
+import email.utils
+import http.client
+import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parseaddr
 from itertools import chain
 from typing import Any
+from urllib.error import URLError
+from urllib.parse import urlsplit
 
 import orjson
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
 
+from briefmail import clock
+from briefmail.errors import ConfigError
 from briefmail.render.personalise import placeholder
 from briefmail.sending.backends.base import (
     BatchResult,
@@ -27,10 +56,11 @@ from briefmail.sending.backends.base import (
     OutgoingContent,
     OutgoingRecipient,
     PermanentError,
+    ProviderError,
+    TransientError,
+    UnknownOutcomeError,
 )
-from briefmail.sending.backends.http import JsonApi
 
-MAIL_SEND_PATH = "/v3/mail/send"
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
 MAX_SUBSTITUTIONS = 100
@@ -61,23 +91,112 @@ TRACKING_OFF = {
 }
 
 
+# python_http_client runs json.dumps on the body unless the Content-Type is something
+# other than plain "application/json" (python-http-client 2.2.1: "When Content-Type is
+# not application/json, do not JSON encode the request body"); then it sends the body
+# string as given. So the body is serialised once, by orjson, and labelled with the
+# same media type and its charset.
+SERIALISED_JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+# python_http_client logs each request's headers (the API key) and body (every
+# recipient's signed links) at DEBUG: keep them out of the logs whatever the root level.
+logging.getLogger("python_http_client.client").setLevel(logging.INFO)
+
+
 class SendGridBackend(EmailBackend):
     name = "sendgrid"
 
     def __init__(self, *, api_key: str, host: str, timeout: float) -> None:
-        self._api = JsonApi(
-            host,
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
-            timeout=timeout,
-            name="SendGrid",
-        )
+        _check_host(host)
+        _check_api_key(api_key)
+        # urllib's socket timeout: connecting, writing the request, each wait for the answer.
+        self.timeout = timeout
+        # The Mail Send endpoint's client, made once; each post is its own request.
+        self._mail_send: Any = SendGridAPIClient(api_key=api_key, host=host).client.mail.send
 
     def send_batch(self, batch: OutgoingBatch) -> BatchResult:
-        response = self._api.post(MAIL_SEND_PATH, orjson.dumps(build_body(batch)))
+        body = orjson.dumps(build_body(batch)).decode()
+        try:
+            response = self._mail_send.post(
+                request_body=body, request_headers=SERIALISED_JSON, timeout=self.timeout
+            )
+        except HTTPError as exc:
+            raise _answered(exc) from exc
+        except URLError as exc:
+            raise TransientError(f"SendGrid: request not delivered ({_what(exc.reason)})") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise UnknownOutcomeError(
+                f"SendGrid: no answer after the request was sent ({_what(exc)})"
+            ) from exc
         return BatchResult(provider_message_id=response.headers.get("X-Message-Id"))
 
-    def close(self) -> None:
-        self._api.close()
+
+def _answered(exc: HTTPError) -> ProviderError:
+    """SendGrid's refusal as the error that tells the ledger what to do."""
+    status: int = exc.status_code
+    raw = exc.body
+    body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+    if status == 429 or status >= 500:
+        headers = exc.headers
+        return TransientError(
+            "SendGrid asked to retry",
+            status=status,
+            body=body,
+            retry_after=retry_after_seconds(headers.get("Retry-After") if headers else None),
+        )
+    return PermanentError("SendGrid refused the request", status=status, body=body)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: a number of seconds or an HTTP date; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - clock.now()).total_seconds())
+
+
+def _what(reason: object) -> str:
+    text = str(reason)
+    if isinstance(reason, BaseException):
+        return f"{type(reason).__name__}: {text}" if text else type(reason).__name__
+    return text
+
+
+def _check_host(host: str) -> None:
+    """A host urllib cannot use would fail every batch; say so before any is claimed."""
+    problem = ""
+    try:
+        parts = urlsplit(host)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "not an http(s)://host[:port] URL"
+    if problem:
+        raise ConfigError(f"BRIEFMAIL_SENDGRID_HOST: {host!r}: {problem}")
+
+
+def _check_api_key(api_key: str) -> None:
+    """urllib refuses a header value with whitespace or control characters (a key read
+    from a file often ends in a newline), and only once a batch is in flight."""
+    if not api_key or any(c.isspace() or not c.isprintable() for c in api_key):
+        raise ConfigError(
+            "BRIEFMAIL_SENDGRID_API_KEY: must be one word of printable characters "
+            "(no spaces or line breaks)"
+        )
 
 
 def _address(raw: str) -> dict[str, str]:
