@@ -124,6 +124,19 @@ class Settings(BaseSettings):
         "", description="Redis for the click stream; defaults to the broker URL when that is Redis."
     )
     lang: str = Field("en", description="Language of the email (the lang attribute).")
+    console_idle_minutes: int = Field(
+        30, ge=1, description="A console session ends after this long without a request."
+    )
+    sign_in_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed console sign-ins per account within 15 minutes before it must wait.",
+    )
+    sign_in_max_failures_per_ip: int = Field(
+        20,
+        ge=1,
+        description="Failed console sign-ins per client IP within 15 minutes before it must wait.",
+    )
 
     @field_validator("public_url", "sendgrid_host")
     @classmethod
