@@ -282,6 +282,23 @@ def _unsubscribe(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
+def view_of(session: Session, subscriber: Subscriber) -> SubscriberView:
+    """One subscriber as lists show them (with their suppression, if any)."""
+    reason = session.scalar(
+        select(SUPPRESSIONS.c.reason).where(SUPPRESSIONS.c.email_key == subscriber.email_key)
+    )
+    return SubscriberView(
+        id=subscriber.id,
+        email=subscriber.email,
+        name=subscriber.name,
+        status=subscriber.status,
+        topics=tuple(sorted(t.slug for t in subscriber.topics)),
+        timezone=subscriber.timezone,
+        created_at=subscriber.created_at,
+        suppressed=reason,
+    )
+
+
 def iter_subscribers(
     session: Session, *, status: str | None = None, chunk_size: int = 5000
 ) -> Iterator[SubscriberView]:
