@@ -15,6 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "briefmail"
 ALLOWED = {
     "db": {"clock", "config", "errors"},
     "briefs": {"characters", "clock", "config", "errors", "db"},
+    "accounts": {"clock", "config", "errors", "db"},
 }
 
 

@@ -128,6 +128,22 @@ class Settings(BaseSettings):
     debug: bool = Field(
         False, description="Print the traceback of a failing command after its one-line error."
     )
+    console_idle_minutes: int = Field(
+        30, ge=1, description="A console session ends after this long without a request."
+    )
+    sign_in_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed console sign-ins per account within 15 minutes before it must wait.",
+    )
+    api_import_max_mb: int = Field(
+        50, ge=1, description="Largest CSV body `POST /api/v1/subscribers/import` accepts, in MB."
+    )
+    sign_in_max_failures_per_ip: int = Field(
+        20,
+        ge=1,
+        description="Failed console sign-ins per client IP within 15 minutes before it must wait.",
+    )
 
     @field_validator("public_url", "sendgrid_host")
     @classmethod

@@ -7,6 +7,7 @@ none is missing), so a new command is held to the same edge.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,14 @@ COMMANDS: dict[str, list[str]] = {
     "subscribers list": ["subscribers", "list"],
     "subscribers export": ["subscribers", "export"],
     "topics list": ["topics", "list"],
+    "users add": ["users", "add", "dana@example.org", "--role", "editor"],
+    "users list": ["users", "list"],
+    "users set-role": ["users", "set-role", "dana@example.org", "admin"],
+    "users remove": ["users", "remove", "dana@example.org"],
+    "api-tokens create": ["api-tokens", "create", "cms", "--scopes", "read"],
+    "api-tokens list": ["api-tokens", "list"],
+    "api-tokens revoke": ["api-tokens", "revoke", "cms"],
+    "audit list": ["audit", "list"],
     # These two never touch the configured database (demo makes its own), so only a
     # malformed setting stops them.
     "preview": ["preview", "{brief}"],
@@ -145,7 +154,8 @@ def test_upgrade_is_the_remedy(
     use_database(empty_pg, monkeypatch)
     assert run_cli(["sends", "list"], monkeypatch, capsys)[0] == 1
     assert run_cli(["db", "upgrade"], monkeypatch, capsys)[0] == 0
-    assert run_cli(["sends", "list", "--json"], monkeypatch, capsys)[:2] == (0, "[]\n")
+    code, out, _ = run_cli(["sends", "list", "--json"], monkeypatch, capsys)
+    assert (code, json.loads(out)) == (0, {"sends": []})
 
 
 @pytest.mark.parametrize(

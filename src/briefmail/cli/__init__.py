@@ -32,7 +32,9 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 def _register() -> None:
     # Each module adds its own commands; the order here is the order in --help.
     from briefmail.cli import (  # noqa: F401
+        api_tokens,
         audience,
+        audit,
         briefs,
         db,
         demo,
@@ -43,6 +45,7 @@ def _register() -> None:
         sends,
         subscribers,
         topics,
+        users,
         web,
         worker,
     )

@@ -13,8 +13,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from briefmail.api.app import PREFIX, create_api
 from briefmail.config import Settings, get_settings
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
 from briefmail.web.context import WebContext, context
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
             max_body_size=webhooks.WEBHOOK_BODY_LIMIT,
         ),
         Route("/healthz", healthz, methods=["GET"]),
+        Mount(PREFIX, app=create_api(ctx.settings)),
     ]
     app = Starlette(
         routes=routes,
