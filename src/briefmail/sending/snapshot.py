@@ -128,7 +128,10 @@ def _start(
 ) -> None:
     """Render once and store the email, its links and the text it came from on the send."""
     rendered = render_email(
-        parsed(send.brief), lang=options.lang, postal_address=options.postal_address
+        parsed(send.brief),
+        lang=options.lang,
+        postal_address=options.postal_address,
+        public_url=options.public_url,
     )
     if check_fit:
         names = [topic.name for topic in send.brief.topics]
