@@ -28,6 +28,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 def _register() -> None:
     # Each module adds its own commands; the order here is the order in --help.
     from briefmail.cli import (  # noqa: F401
+        archive,
         audience,
         briefs,
         db,

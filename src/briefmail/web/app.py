@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from briefmail.archive.routes import archive_routes
 from briefmail.config import Settings, get_settings
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
 from briefmail.web.context import WebContext, context
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
             max_body_size=webhooks.WEBHOOK_BODY_LIMIT,
         ),
         Route("/healthz", healthz, methods=["GET"]),
+        *archive_routes(ctx.settings, ctx.sessions),
     ]
     app = Starlette(
         routes=routes,
