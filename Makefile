@@ -43,6 +43,7 @@ bench: sync
 	$(RUN) python bench/redirect.py
 	$(RUN) python bench/redirect_path.py
 	$(RUN) python bench/api.py
+	$(RUN) python bench/archive.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache briefmail-demo

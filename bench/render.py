@@ -54,14 +54,18 @@ def values_for(subscriber_id: int, link_ids: list[int]) -> dict[str, str]:
 
 def main() -> None:
     brief = load_brief(BRIEF)
-    rendered = render_email(brief, postal_address=POSTAL)
+    rendered = render_email(brief, postal_address=POSTAL, public_url=PUBLIC)
     link_ids = [link.link_id for link in rendered.links]
 
     parse_ms = median_ms(lambda: load_brief(BRIEF), 300)
-    render_ms = median_ms(lambda: render_email(brief, postal_address=POSTAL), 100)
-    prepared = prepare_email(brief, lang="en", postal_address=POSTAL)
+    render_ms = median_ms(
+        lambda: render_email(brief, postal_address=POSTAL, public_url=PUBLIC), 100
+    )
+    prepared = prepare_email(brief, lang="en", postal_address=POSTAL, public_url=PUBLIC)
     source = mjml_source(prepared)
-    prepare_ms = median_ms(lambda: prepare_email(brief, lang="en", postal_address=POSTAL), 100)
+    prepare_ms = median_ms(
+        lambda: prepare_email(brief, lang="en", postal_address=POSTAL, public_url=PUBLIC), 100
+    )
     jinja_ms = median_ms(lambda: mjml_source(prepared), 100)
     mjml_ms = median_ms(lambda: to_html(source), 100)
 
@@ -87,7 +91,7 @@ def main() -> None:
 
     start = time.perf_counter()
     for subscriber_id in range(1, RERENDER_RECIPIENTS + 1):
-        again = render_email(brief, postal_address=POSTAL)
+        again = render_email(brief, postal_address=POSTAL, public_url=PUBLIC)
         values = values_for(subscriber_id, link_ids)
         p.Template.compile(again.html).fill(values)
         p.Template.compile(again.text).fill(values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -144,6 +145,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Failed console sign-ins per client IP within 15 minutes before it must wait.",
     )
+    archive_refresh_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often the web app asks the database whether a brief went out, "
+        "to refresh its cached archive pages and feed.",
+    )
 
     @field_validator("public_url", "sendgrid_host")
     @classmethod
@@ -211,6 +218,11 @@ class Settings(BaseSettings):
                 raise ConfigError("BRIEFMAIL_SECRET_KEY: every key must be at least 16 characters")
             return [k.encode() for k in keys]
         return [_development_key(self.secret_key_file)]
+
+    @property
+    def series_name(self) -> str:
+        """The publication's name: the display name of the From address."""
+        return parseaddr(self.from_address)[0] or "Clinician Learning Brief"
 
     @property
     def click_redis_url(self) -> str:

@@ -55,6 +55,7 @@ COMMANDS: dict[str, list[str]] = {
     "api-tokens list": ["api-tokens", "list"],
     "api-tokens revoke": ["api-tokens", "revoke", "cms"],
     "audit list": ["audit", "list"],
+    "archive build": ["archive", "build", "{site}"],
     # These two never touch the configured database (demo makes its own), so only a
     # malformed setting stops them.
     "preview": ["preview", "{brief}"],
@@ -84,7 +85,8 @@ def args_for(name: str, tmp_path: Path) -> list[str]:
     brief = write(tmp_path, example_text())
     csv = tmp_path / "people.csv"
     csv.write_text("email,name,topics\nann@example.org,Ann,\n", encoding="utf-8")
-    return [a.format(brief=brief, csv=csv) for a in COMMANDS[name]]
+    site = tmp_path / "site"
+    return [a.format(brief=brief, csv=csv, site=site) for a in COMMANDS[name]]
 
 
 def use_database(url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -150,7 +150,7 @@ def test_out_must_be_a_folder(
 
 def warnings_for(text: str) -> dict[str, str]:
     brief = parse_brief(text, "b.md")
-    rendered = render_email(brief, postal_address="Address")
+    rendered = render_email(brief, postal_address="Address", public_url="https://brief.example.org")
     return {w.code: w.message for w in find_warnings(brief, rendered, rendered.html)}
 
 
@@ -201,7 +201,7 @@ def test_long_section() -> None:
 
 def test_gmail_clip() -> None:
     brief = load_brief(EXAMPLE_BRIEF)
-    rendered = render_email(brief, postal_address="Address")
+    rendered = render_email(brief, postal_address="Address", public_url="https://brief.example.org")
     big = rendered.html + " " * GMAIL_CLIP_BYTES
     codes = [w.code for w in find_warnings(brief, rendered, big)]
     assert "gmail-clip" in codes

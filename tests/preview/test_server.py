@@ -82,13 +82,15 @@ def test_page_shows_desktop_and_phone_frames_text_and_warnings(server: Server) -
         assert phone.locator("h1").inner_text() == TITLE
         phone_frame = page.frame(url=lambda url: "/email.html" in url)
         assert phone_frame is not None
-        assert page.locator("#text").inner_text().startswith("Insights · Clinician Learning Brief")
+        text = page.locator("#text").inner_text()
+        assert text.startswith("View in browser:\nhttps://brief.example.org/archive/")
+        assert "\n\nInsights · Clinician Learning Brief\n" in text
         assert "long-subject" in page.locator("#warnings").inner_text()
         page.close()
     html = httpx.get(server.url + "/email.html").text
     assert TITLE in html
     assert "%%bm:" not in html
-    assert httpx.get(server.url + "/email.txt").text.startswith("Insights")
+    assert httpx.get(server.url + "/email.txt").text.startswith("View in browser:")
 
 
 def test_events_announce_each_save_and_the_page_reloads(server: Server) -> None:

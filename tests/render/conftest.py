@@ -9,6 +9,7 @@ from briefmail.render.model import RenderedEmail
 from tests.conftest import EXAMPLE_BRIEF
 
 POSTAL = "Clinician Learning Brief · 100 Example Street · Boston, MA 02110 · USA"
+PUBLIC = "https://brief.example.org"
 
 
 @pytest.fixture(scope="module")
@@ -18,4 +19,4 @@ def seed() -> Brief:
 
 @pytest.fixture(scope="module")
 def rendered(seed: Brief) -> RenderedEmail:
-    return render_email(seed, lang="en", postal_address=POSTAL)
+    return render_email(seed, lang="en", postal_address=POSTAL, public_url=PUBLIC)

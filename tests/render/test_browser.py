@@ -9,6 +9,7 @@ from briefmail.render.email import render_email
 from briefmail.render.model import RenderedEmail
 from tests.briefs.variants import edited
 from tests.browser import chromium
+from tests.render.conftest import PUBLIC
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +56,7 @@ def test_long_unbroken_words_wrap_on_a_phone() -> None:
     text = edited("faculty development occurred.", f"faculty development occurred. {word}")
     text = edited("outlet: Faculty Feed", f"outlet: {word[8:]}", text)
     brief = parse_brief(text, "long.md")
-    html = render_email(brief, postal_address="Address").html
+    html = render_email(brief, postal_address="Address", public_url=PUBLIC).html
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 375, "height": 800})
         page.set_content(html, wait_until="load")

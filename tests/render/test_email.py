@@ -12,10 +12,14 @@ from briefmail.render.dates import coverage_label
 from briefmail.render.email import render_email, section_role
 from briefmail.render.model import RenderedEmail
 from briefmail.render.reason import topics_phrase
-from tests.render.conftest import POSTAL
+from tests.render.conftest import POSTAL, PUBLIC
 from tests.render.html_doc import parse_html, squash
 
 PLACEHOLDER = re.compile(r"%%bm:([a-z0-9_]+)%%")
+VIEW_URL = (
+    "https://brief.example.org/archive/"
+    "2024-01-08-clinician-educators-want-coaching-programs-not-more-lectures"
+)
 
 
 def link_ids(rendered: RenderedEmail, kind: str) -> list[int]:
@@ -97,6 +101,8 @@ def test_every_href_is_a_placeholder_and_every_link_is_listed(rendered: Rendered
     doc = parse_html(rendered.html)
     hrefs = [a.attrs.get("href", "") for a in doc.iter("a")]
     assert hrefs, "no links found"
+    assert hrefs[0] == VIEW_URL  # the one link that is the same for everyone
+    hrefs = hrefs[1:]
     assert all(PLACEHOLDER.fullmatch(h) for h in hrefs), hrefs
     keys = {PLACEHOLDER.fullmatch(h).group(1) for h in hrefs}  # type: ignore[union-attr]
     listed = {p.link_key(link.link_id) for link in rendered.links}
@@ -167,10 +173,27 @@ def test_email_client_essentials(seed: Brief, rendered: RenderedEmail) -> None:
     assert rendered.preheader == seed.preheader
 
 
+def test_view_in_browser_comes_first_and_is_the_same_for_everyone(
+    rendered: RenderedEmail,
+) -> None:
+    doc = parse_html(rendered.html)
+    (body,) = doc.iter("body")
+    first = doc.iter("a")[0]
+    assert squash(first.text) == "View in browser"
+    assert first.attrs["href"] == VIEW_URL
+    # Before the masthead, in reading order (the preheader is hidden).
+    text = squash(body.text)
+    assert text.index("View in browser") < text.index("Insights / Clinician Learning Brief")
+    # Rendered once: not a per-recipient value, so every recipient's copy carries it as is.
+    assert "view" not in "".join(p.Template.compile(rendered.html).placeholders)
+    assert rendered.text.startswith(f"View in browser:\n{VIEW_URL}\n")
+
+
 def test_plain_text_part(seed: Brief, rendered: RenderedEmail) -> None:
     text = rendered.text
     lines = text.split("\n")
-    assert max(len(line) for line in lines) <= 78
+    # Lines wrap at 78 columns; a URL stands alone on its line, whatever its length.
+    assert max(len(line) for line in lines if not line.startswith("https://")) <= 78
     assert "<" not in text.replace("<script>", "")  # no markup leaked in
     flat = squash(text)
     for heading in (
@@ -199,15 +222,15 @@ def test_plain_text_part(seed: Brief, rendered: RenderedEmail) -> None:
 
 
 def test_lang_is_set_and_checked(seed: Brief) -> None:
-    german = render_email(seed, lang="de-CH", postal_address=POSTAL)
+    german = render_email(seed, lang="de-CH", postal_address=POSTAL, public_url=PUBLIC)
     assert parse_html(german.html).iter("html")[0].attrs["lang"] == "de-CH"
     assert german.lang == "de-CH"
     with pytest.raises(ValueError, match="lang"):
-        render_email(seed, lang='en" onload="x', postal_address=POSTAL)
+        render_email(seed, lang='en" onload="x', postal_address=POSTAL, public_url=PUBLIC)
 
 
 def test_rendering_is_deterministic(seed: Brief, rendered: RenderedEmail) -> None:
-    again = render_email(seed, lang="en", postal_address=POSTAL)
+    again = render_email(seed, lang="en", postal_address=POSTAL, public_url=PUBLIC)
     assert again == rendered
 
 

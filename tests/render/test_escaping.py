@@ -9,13 +9,15 @@ import yaml
 from briefmail.briefs.parse import parse_brief
 from briefmail.render.email import render_email
 from briefmail.render.model import RenderedEmail
+from tests.render.conftest import PUBLIC
 from tests.render.html_doc import Element, parse_html, squash
 
 EVIL = '<script>alert("x")</script> & "q" \'s\''
 IMG = "<img src=x onerror=alert(1)>"
 
 
-def hostile_brief() -> RenderedEmail:
+def hostile_text() -> str:
+    """A brief with markup in every field and in the body (the archive tests use it too)."""
     front: dict[str, Any] = {
         "series": f"Series {EVIL}",
         "kicker": f"Kicker {IMG}",
@@ -48,9 +50,12 @@ def hostile_brief() -> RenderedEmail:
         "- item <iframe src=https://evil.example.org></iframe>\n\n"
         '<div onclick="steal()">raw block html</div>\n'
     )
-    text = "---\n" + yaml.safe_dump(front, allow_unicode=True) + "---\n" + body
-    brief = parse_brief(text, "evil.md")
-    return render_email(brief, postal_address=f"Street {EVIL}")
+    return "---\n" + yaml.safe_dump(front, allow_unicode=True) + "---\n" + body
+
+
+def hostile_brief() -> RenderedEmail:
+    brief = parse_brief(hostile_text(), "evil.md")
+    return render_email(brief, postal_address=f"Street {EVIL}", public_url=PUBLIC)
 
 
 def all_elements(doc: Element) -> list[Element]:

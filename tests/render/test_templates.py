@@ -21,7 +21,9 @@ import briefmail
 from briefmail.briefs.parse import load_brief
 from briefmail.render.email import render_email
 from briefmail.render.templates import template_dir
-rendered = render_email(load_brief(sys.argv[1]), postal_address="1 Example Street")
+rendered = render_email(
+    load_brief(sys.argv[1]), postal_address="1 Example Street", public_url="https://x.example"
+)
 print(json.dumps({
     "module": briefmail.__file__,
     "templates": str(template_dir()),

@@ -59,7 +59,7 @@ def probe(text: str) -> fit.RecipientFit:
     settings = get_settings()
     brief = parse_brief(text, "b.md")
     return fit.measure(
-        render_email(brief, postal_address=settings.postal_address),
+        render_email(brief, postal_address=settings.postal_address, public_url=settings.public_url),
         [topic.name for topic in brief.topics],
         keys=settings.signing_keys(),
         public_url=settings.public_url,

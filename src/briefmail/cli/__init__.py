@@ -33,6 +33,7 @@ def _register() -> None:
     # Each module adds its own commands; the order here is the order in --help.
     from briefmail.cli import (  # noqa: F401
         api_tokens,
+        archive,
         audience,
         audit,
         briefs,

@@ -216,6 +216,9 @@ class Send(Base):
     subject: Mapped[str | None] = mapped_column(Text)
     html_template: Mapped[str | None] = mapped_column(Text)
     text_template: Mapped[str | None] = mapped_column(Text)
+    # The brief's text this send rendered: the public archive shows what went out,
+    # even after the brief is edited (and so back to draft).
+    brief_source: Mapped[str | None] = mapped_column(Text)
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(200))

@@ -113,7 +113,12 @@ def build_preview(path: str | Path, options: PreviewOptions) -> Preview:
 
 
 def preview_brief(brief: Brief, options: PreviewOptions) -> Preview:
-    rendered = render_email(brief, lang=options.lang, postal_address=options.postal_address)
+    rendered = render_email(
+        brief,
+        lang=options.lang,
+        postal_address=options.postal_address,
+        public_url=options.public_url,
+    )
     html_values, text_values = sample_values(brief, rendered, options)
     html = p.Template.compile(rendered.html).fill(html_values)
     text = p.Template.compile(rendered.text).fill(text_values)

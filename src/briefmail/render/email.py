@@ -2,8 +2,10 @@
 
 Link ids are handed out in reading order: 0 is the honeypot, then every link in
 the body (citations included), then the source cards, then the call to action.
-Every href is a `%%bm:lN%%` placeholder; the send pipeline fills in a signed click
-URL per recipient, and the preview fills in the destination itself.
+Every tracked href is a `%%bm:lN%%` placeholder; the send pipeline fills in a signed
+click URL per recipient, and the preview (and the archive's web copy) fill in the
+destination itself. The one href that is not a placeholder is "View in browser": it
+is the brief's archive page, the same for every recipient (`webcopy.archive_url`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from briefmail.render.mjml import to_html
 from briefmail.render.model import EmailLink, LinkKind, RenderedEmail
 from briefmail.render.templates import MAIN_TEMPLATE, environment
 from briefmail.render.text import TextSection, plain_text
+from briefmail.render.webcopy import archive_url
 
 HONEYPOT_LINK_ID = 0
 # Invisible characters after the preheader keep inboxes from filling the preview
@@ -66,8 +69,10 @@ class PreparedEmail:
     lang: str
 
 
-def render_email(brief: Brief, *, lang: str = "en", postal_address: str) -> RenderedEmail:
-    prepared = prepare_email(brief, lang=lang, postal_address=postal_address)
+def render_email(
+    brief: Brief, *, lang: str = "en", postal_address: str, public_url: str
+) -> RenderedEmail:
+    prepared = prepare_email(brief, lang=lang, postal_address=postal_address, public_url=public_url)
     return RenderedEmail(
         subject=prepared.subject,
         preheader=prepared.preheader,
@@ -83,7 +88,16 @@ def mjml_source(prepared: PreparedEmail) -> str:
     return environment().get_template(MAIN_TEMPLATE).render(**prepared.context)
 
 
-def prepare_email(brief: Brief, *, lang: str, postal_address: str) -> PreparedEmail:
+def prepare_email(
+    brief: Brief,
+    *,
+    lang: str,
+    postal_address: str,
+    public_url: str,
+    inline_styles: bool = True,
+) -> PreparedEmail:
+    """`inline_styles=False` is the archive's web copy: body markup styled by its
+    stylesheet instead (see `markup`)."""
     why = language_tag_problem(lang)
     if why:
         raise ValueError(f"lang: {why}")
@@ -104,11 +118,13 @@ def prepare_email(brief: Brief, *, lang: str, postal_address: str) -> PreparedEm
     source_ids = [links.add(s.url, "source", s.title, s.number) for s in brief.sources]
     cta_id = links.add(brief.cta.url, "cta", brief.cta.label) if brief.cta is not None else None
 
+    view_url = archive_url(public_url, brief.slug)
     headings = [
         markup.plain(markup.parse(s.heading)) if s.heading is not None else None for s, _ in parsed
     ]
     context: dict[str, Any] = {
         "lang": lang,
+        "view_url": view_url,
         "subject": subject_of(brief),
         "preheader": brief.preheader,
         "preheader_pad": _PREHEADER_PAD,
@@ -125,7 +141,8 @@ def prepare_email(brief: Brief, *, lang: str, postal_address: str) -> PreparedEm
             {
                 "heading": heading,
                 "role": section_role(section.heading),
-                "html": Markup(markup.html(tree)),  # noqa: S704 (built from escaped parts)
+                # built from escaped parts
+                "html": Markup(markup.html(tree, inline_styles=inline_styles)),  # noqa: S704
             }
             for heading, (section, tree) in zip(headings, parsed, strict=True)
         ],
@@ -162,6 +179,7 @@ def prepare_email(brief: Brief, *, lang: str, postal_address: str) -> PreparedEm
         source_link_ids=source_ids,
         cta_link_id=cta_id,
         postal_address=postal_address,
+        view_url=view_url,
     )
     return PreparedEmail(
         subject=subject_of(brief),

@@ -2,7 +2,10 @@
 
 Both writers walk the same markdown-it syntax tree, and link ids are assigned on
 that tree before either runs, so link N is the same destination in the HTML part,
-the text part and `RenderedEmail.links`.
+the text part and `RenderedEmail.links`. The archive's web copy takes the same HTML
+without the inline styles (`inline_styles=False`): a page under a Content-Security-
+Policy gets its look from a stylesheet, and style attributes would need
+'unsafe-inline'.
 """
 
 from __future__ import annotations
@@ -67,8 +70,8 @@ def href(link_id: int) -> str:
 # -- HTML --------------------------------------------------------------------------------
 
 
-def html(tree: SyntaxTreeNode) -> str:
-    return "".join(_html_block(child) for child in tree.children)
+def html(tree: SyntaxTreeNode, *, inline_styles: bool = True) -> str:
+    return "".join(_html_block(child, inline_styles) for child in tree.children)
 
 
 _HTML_TAGS: dict[str, tuple[str, str]] = {
@@ -79,32 +82,36 @@ _HTML_TAGS: dict[str, tuple[str, str]] = {
 }
 
 
-def _html_block(node: SyntaxTreeNode) -> str:
+def _style(css: str, inline_styles: bool) -> str:
+    return f' style="{css}"' if inline_styles else ""
+
+
+def _html_block(node: SyntaxTreeNode, styled: bool) -> str:
     kind = node.type
     if kind == "paragraph":
-        inner = "".join(_html_block(child) for child in node.children)
-        return inner if node.hidden else f'<p style="{style.P}">{inner}</p>'
+        inner = "".join(_html_block(child, styled) for child in node.children)
+        return inner if node.hidden else f"<p{_style(style.P, styled)}>{inner}</p>"
     if kind == "inline":
-        return "".join(_html_inline(child) for child in node.children)
+        return "".join(_html_inline(child, styled) for child in node.children)
     if kind in _HTML_TAGS:
         tag, css = _HTML_TAGS[kind]
         start = node.attrs.get("start") if kind == "ordered_list" else None
         start_attr = f' start="{int(start)}"' if start is not None else ""
-        inner = "".join(_html_block(child) for child in node.children)
-        return f'<{tag}{start_attr} style="{css}">{inner}</{tag}>'
+        inner = "".join(_html_block(child, styled) for child in node.children)
+        return f"<{tag}{start_attr}{_style(css, styled)}>{inner}</{tag}>"
     if kind == "heading":
-        inner = "".join(_html_block(child) for child in node.children)
-        return f'<{node.tag} style="{style.H3}">{inner}</{node.tag}>'
+        inner = "".join(_html_block(child, styled) for child in node.children)
+        return f"<{node.tag}{_style(style.H3, styled)}>{inner}</{node.tag}>"
     if kind in ("code_block", "fence"):
-        return f'<pre style="{style.PRE}">{escape(node.content)}</pre>'
+        return f"<pre{_style(style.PRE, styled)}>{escape(node.content)}</pre>"
     if kind == "hr":
-        return f'<hr style="{style.HR}" />'
+        return f"<hr{_style(style.HR, styled)} />"
     return escape(node.content)
 
 
-def _html_inline(node: SyntaxTreeNode) -> str:
+def _html_inline(node: SyntaxTreeNode, styled: bool) -> str:
     kind = node.type
-    inner: Callable[[], str] = lambda: "".join(_html_inline(c) for c in node.children)  # noqa: E731
+    inner: Callable[[], str] = lambda: "".join(_html_inline(c, styled) for c in node.children)  # noqa: E731
     if kind == "text":
         return escape(node.content)
     if kind == "softbreak":
@@ -116,16 +123,16 @@ def _html_inline(node: SyntaxTreeNode) -> str:
     if kind == "strong":
         return f"<strong>{inner()}</strong>"
     if kind == "code_inline":
-        return f'<code style="{style.CODE}">{escape(node.content)}</code>'
+        return f"<code{_style(style.CODE, styled)}>{escape(node.content)}</code>"
     if kind == "link":
         return (
-            f'<a href="{href(get_link_id(node))}" class="bm-link" target="_blank" '
-            f'style="{style.A}">{inner()}</a>'
+            f'<a href="{href(get_link_id(node))}" class="bm-link" target="_blank"'
+            f"{_style(style.A, styled)}>{inner()}</a>"
         )
     if kind == "image":
         src = escape(str(node.attrs.get("src", "")))
         alt = escape(node.content)
-        return f'<img src="{src}" alt="{alt}" style="{style.IMG}" />'
+        return f'<img src="{src}" alt="{alt}"{_style(style.IMG, styled)} />'
     return escape(node.content)
 
 

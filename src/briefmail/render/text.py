@@ -39,10 +39,13 @@ def plain_text(
     source_link_ids: Sequence[int],
     cta_link_id: int | None,
     postal_address: str,
+    view_url: str,
 ) -> str:
     masthead = f"{brief.kicker} · {brief.series}" if brief.kicker else brief.series
     topics = ", ".join(topic.name for topic in brief.topics)
     blocks = [
+        # A URL stands on a line of its own (never wrapped, however long).
+        f"View in browser:\n{view_url}",
         "\n".join(
             [
                 markup.wrap(masthead, WIDTH),

@@ -147,7 +147,12 @@ def request_send(
 
 def _require_fit(brief: Brief, options: SendOptions) -> None:
     """Render the stored brief as the send will and refuse it if SendGrid would."""
-    rendered = render_email(parsed(brief), lang=options.lang, postal_address=options.postal_address)
+    rendered = render_email(
+        parsed(brief),
+        lang=options.lang,
+        postal_address=options.postal_address,
+        public_url=options.public_url,
+    )
     fit.require_fit(brief.slug, rendered, [topic.name for topic in brief.topics], options)
 
 

@@ -126,9 +126,12 @@ def _start(
     owner: str,
     check_fit: bool = False,
 ) -> None:
-    """Render once and store the email and its links on the send."""
+    """Render once and store the email, its links and the text it came from on the send."""
     rendered = render_email(
-        parsed(send.brief), lang=options.lang, postal_address=options.postal_address
+        parsed(send.brief),
+        lang=options.lang,
+        postal_address=options.postal_address,
+        public_url=options.public_url,
     )
     if check_fit:
         names = [topic.name for topic in send.brief.topics]
@@ -136,6 +139,7 @@ def _start(
     send.subject = (TEST_PREFIX if send.kind == "test" else "") + rendered.subject
     send.html_template = rendered.html
     send.text_template = rendered.text
+    send.brief_source = send.brief.source
     send.status = "sending"
     send.started_at = now
     send.snapshot_by = owner
