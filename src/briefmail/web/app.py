@@ -13,9 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from briefmail.config import Settings, get_settings
+from briefmail.console.app import console_app
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
             max_body_size=webhooks.WEBHOOK_BODY_LIMIT,
         ),
         Route("/healthz", healthz, methods=["GET"]),
+        Mount("/console", app=console_app(ctx.settings, ctx.sessions)),
     ]
     app = Starlette(
         routes=routes,

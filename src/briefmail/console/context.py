@@ -1,0 +1,81 @@
+"""What every console handler needs, built once when the app is made.
+
+The console shares the web app's database sessions (`WebContext`); it adds its own
+templates, the preview and send options made from the settings, and the dispatcher
+that gets a due send going. Handlers reach it as `console(request)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from briefmail.accounts.signin import SignInLimits
+from briefmail.config import Settings
+from briefmail.console.dispatch import Dispatcher
+from briefmail.console.render import Renderer
+from briefmail.preview.build import PreviewOptions
+from briefmail.sending import fit
+from briefmail.sending.options import SendOptions
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class ConsoleContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    renderer: Renderer
+    dispatcher: Dispatcher
+    preview: PreviewOptions
+    # SendGrid refuses too many per-recipient values: checked before a send exists.
+    check_fit: SendOptions | None
+    idle: timedelta
+    limits: SignInLimits
+    secure_cookies: bool
+
+    @classmethod
+    def build(cls, settings: Settings, sessions: sessionmaker[Session]) -> ConsoleContext:
+        send_options = SendOptions.from_settings(settings)
+        return cls(
+            settings=settings,
+            sessions=sessions,
+            renderer=Renderer(settings),
+            dispatcher=Dispatcher(settings),
+            preview=PreviewOptions(
+                public_url=settings.public_url,
+                signing_keys=tuple(settings.signing_keys()),
+                from_address=settings.from_address,
+                postal_address=settings.postal_address,
+                unsubscribe_mailto=settings.unsubscribe_mailto,
+                reply_to=settings.reply_to,
+                lang=settings.lang,
+            ),
+            check_fit=send_options if fit.applies_to(settings.email_backend) else None,
+            idle=timedelta(minutes=settings.console_idle_minutes),
+            limits=SignInLimits.from_settings(settings),
+            secure_cookies=settings.public_url.lower().startswith("https://"),
+        )
+
+    async def db(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """Run `fn(session, ...)` in one committed transaction, in a worker thread."""
+
+        def work() -> T:
+            with self.sessions.begin() as session:
+                return fn(session, *args, **kw)
+
+        return await run_in_threadpool(work)
+
+
+def console(request: Request) -> ConsoleContext:
+    ctx: ConsoleContext = request.app.state.console
+    return ctx
