@@ -48,7 +48,7 @@ def test_demo_runs_twice_and_leaves_a_consistent_outbox_and_report(tmp_path: Pat
     report_env = {k: v for k, v in env.items() if not k.startswith("BRIEFMAIL_")}
     report_env["BRIEFMAIL_DATABASE_URL"] = f"sqlite:///{folder / 'briefmail.db'}"
     brief_list = _run(["brief", "list", "--json"], tmp_path, report_env)
-    slug = json.loads(brief_list.stdout)[0]["slug"]
+    slug = json.loads(brief_list.stdout)["briefs"][0]["slug"]
     figures = json.loads(_run(["report", slug, "--json"], tmp_path, report_env).stdout)
 
     # Every recipient got exactly one .eml, and only recipients did.

@@ -132,6 +132,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Failed console sign-ins per account within 15 minutes before it must wait.",
     )
+    api_import_max_mb: int = Field(
+        50, ge=1, description="Largest CSV body `POST /api/v1/subscribers/import` accepts, in MB."
+    )
     sign_in_max_failures_per_ip: int = Field(
         20,
         ge=1,

@@ -69,7 +69,7 @@ def test_subscribers_import_add_unsubscribe_list_export(cli: Cli, tmp_path: Path
 
     code, out, _ = cli("subscribers", "list", "--json")
     assert code == 0
-    listed = json.loads(out)
+    listed = json.loads(out)["subscribers"]
     keys = ("email", "name", "status", "topics", "suppressed")
     assert [{k: p[k] for k in keys} for p in listed] == [
         {
@@ -135,7 +135,7 @@ def test_brief_import_approve_list_and_audience(cli: Cli, tmp_path: Path) -> Non
     assert code == 0
     assert out.startswith(f"{SLUG}: approved by Dana at ")
     code, out, _ = cli("brief", "list", "--json")
-    (listed,) = json.loads(out)
+    (listed,) = json.loads(out)["briefs"]
     assert listed["slug"] == SLUG
     assert listed["status"] == "approved"
     assert listed["approved_by"] == "Dana"
@@ -234,4 +234,4 @@ def test_a_new_sqlite_database_brings_itself_up_to_date(
     assert done.returncode == 0, done.stderr
     assert database.exists()
     done = run_process(["subscribers", "list", "--json"])
-    assert [p["email"] for p in json.loads(done.stdout)] == ["ann@example.org"]
+    assert [p["email"] for p in json.loads(done.stdout)["subscribers"]] == ["ann@example.org"]

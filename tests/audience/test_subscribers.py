@@ -18,6 +18,7 @@ from briefmail.audience.subscribers import (
 )
 from briefmail.audience.suppression import is_suppressed, suppress
 from briefmail.audience.topics import ensure_topics, list_topics, resolve_topics
+from briefmail.audience.views import SubscriberOut, TopicsOut
 from briefmail.db.models import Subscriber, Topic
 from briefmail.errors import InvalidInputError, NotFoundError
 
@@ -178,7 +179,7 @@ def test_iter_subscribers_pages_through_everyone(session: Session) -> None:
     assert [v.email for v in views] == [f"r{i}@example.org" for i in range(7)]
     assert views[1].topics == ("a", "b")
     assert views[0].topics == ()
-    assert views[1].as_json()["topics"] == ["a", "b"]
+    assert SubscriberOut.of(views[1]).topics == ["a", "b"]
 
 
 # --- suppression ---------------------------------------------------------------------
@@ -252,4 +253,4 @@ def test_topic_counts_are_reachable_subscribers(session: Session) -> None:
         ("gamma", "Gamma", 0),
     ]
     assert listing.all_topics == 1
-    assert listing.as_json()["all_topics"] == 1
+    assert TopicsOut.of(listing).all_topics == 1

@@ -20,12 +20,12 @@ from briefmail.briefs.store import (
     list_briefs,
     parsed,
     store_brief,
-    summarise,
     topic_slugs,
 )
+from briefmail.briefs.views import BriefOut
 from briefmail.db.models import Brief, Topic
 from briefmail.db.session import session_factory
-from briefmail.errors import InvalidInputError, NotFoundError
+from briefmail.errors import InvalidInputError, NotFoundError, StateError
 from tests.conftest import EXAMPLE_BRIEF
 
 SLUG = "2024-01-08-clinician-educators-want-coaching-programs-not-more-lectures"
@@ -102,8 +102,9 @@ def test_approve_refuses_nobody_and_unknown_briefs(session: Session) -> None:
         approve_brief(session, "nope", "Dana")
     session.commit()
     approve_brief(session, SLUG, "Dana")
-    again = approve_brief(session, SLUG, "Someone Else")
-    assert again.approved_by == "Dana"  # the first approval of this text stands
+    with pytest.raises(StateError, match="not a draft: already approved \\(by Dana at "):
+        approve_brief(session, SLUG, "Someone Else")
+    assert get_brief(session, SLUG).approved_by == "Dana"  # the first approval stands
 
 
 def test_get_brief_on_an_empty_store(session: Session) -> None:
@@ -141,7 +142,7 @@ def test_list_and_summaries(session: Session, tmp_path: Path) -> None:
     session.commit()
     rows = list_briefs(session)
     assert [r.slug for r in rows] == [other.slug, SLUG]  # newest coverage first
-    summary = summarise(rows[0]).as_json()
+    summary = BriefOut.of(rows[0]).model_dump(mode="json")
     assert summary["status"] == "approved"
     assert summary["approved_by"] == "Dana"
     assert summary["coverage"] == {"start": "2024-01-15", "end": "2024-01-21"}

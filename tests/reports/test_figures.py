@@ -16,7 +16,7 @@ from briefmail.db.session import session_scope
 from briefmail.errors import NotFoundError
 from briefmail.reports.figures import ALL_TOPICS, brief_report
 from briefmail.reports.html_report import report_html
-from briefmail.reports.json_report import report_json
+from briefmail.reports.views import ReportOut
 from tests.tracking.factories import LINKS, T0, build_world
 
 A, B, C = LINKS[1][1], LINKS[2][1], LINKS[3][1]  # source 1, source 2, the CTA
@@ -146,7 +146,7 @@ def test_timeline_counts_listed_links_per_hour(db_url, data) -> None:
 
 
 def test_json_has_the_agreed_shape(db_url, data) -> None:
-    document = report_json(brief_report_for(db_url, data.brief_slug))
+    document = ReportOut.of(brief_report_for(db_url, data.brief_slug)).model_dump(mode="json")
     assert document["brief"] == data.brief_slug
     assert document["recipients"] == 5
     assert document["links"][2] == {

@@ -88,7 +88,7 @@ def test_send_now_runs_in_process_and_prints_the_id_last(
         3,
         0,
     )
-    listed = json.loads(briefmail("sends", "list", "--json").stdout)
+    listed = json.loads(briefmail("sends", "list", "--json").stdout)["sends"]
     assert [s["id"] for s in listed] == [send_id]
     again = briefmail("send", slug, "--now")
     assert "0 recipients" in again.stdout  # everyone already has it

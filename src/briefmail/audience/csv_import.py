@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
-from typing import Any, TextIO, TypeVar
+from typing import Any, BinaryIO, TextIO, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -132,16 +132,36 @@ def import_csv(
     name = str(path)
     try:
         size = os.path.getsize(path)
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the wrapper below
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InvalidInputError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-        try:
-            return _Importer(session, name, chunk_size).run(
-                text, lambda: _report(progress, raw.tell(), size)
-            )
-        except UnicodeDecodeError:
-            raise InvalidInputError(_decode_error(Path(path))) from None
+    with raw:
+        return import_csv_stream(
+            session, raw, name, chunk_size=chunk_size, progress=progress, size=size
+        )
+
+
+def import_csv_stream(
+    session: Session,
+    raw: BinaryIO,
+    name: str,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    progress: Progress | None = None,
+    size: int = 0,
+) -> ImportResult:
+    """The same from a seekable binary stream (an upload); `name` stands for the path in
+    problems, `size` its length for `progress`."""
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    try:
+        return _Importer(session, name, chunk_size).run(
+            text, lambda: _report(progress, raw.tell(), size)
+        )
+    except UnicodeDecodeError:
+        raw.seek(0)
+        raise InvalidInputError(_decode_error(raw.read(), name)) from None
+    finally:
+        text.detach()
 
 
 def _report(progress: Progress | None, done: int, total: int) -> None:
@@ -149,17 +169,16 @@ def _report(progress: Progress | None, done: int, total: int) -> None:
         progress(done, total)
 
 
-def _decode_error(path: Path) -> str:
-    data = path.read_bytes()
+def _decode_error(data: bytes, name: str) -> str:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return (
-            f"{path}:{line}: file is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            f"{name}:{line}: file is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
             "save it as CSV UTF-8 and import again"
         )
-    return f"{path}: file is not UTF-8 text; save it as CSV UTF-8 and import again"
+    return f"{name}: file is not UTF-8 text; save it as CSV UTF-8 and import again"
 
 
 class _Importer:

@@ -40,6 +40,8 @@ from sqlalchemy.orm import Session
 
 from briefmail.audience._sql import SUBSCRIBER_TOPICS, SUBSCRIBERS, SUPPRESSIONS
 from briefmail.audience.topics import resolve_topics
+from briefmail.briefs.store import get_brief, topic_slugs
+from briefmail.db.models import Brief
 from briefmail.errors import InvalidInputError
 
 _subscribers = SUBSCRIBERS
@@ -156,9 +158,6 @@ class AudienceCount:
     by_topic: dict[str, int]  # per (narrowed) brief topic; a subscriber counts in each held
     all_topics: int  # subscribers with no topics (included in total, in no by_topic)
 
-    def as_json(self) -> dict[str, object]:
-        return {"total": self.total, "by_topic": dict(self.by_topic), "all_topics": self.all_topics}
-
 
 def audience_count(
     session: Session, brief_topic_slugs: Sequence[str], narrow: Sequence[str] | None = None
@@ -207,3 +206,14 @@ def _single_scan(session: Session) -> Iterator[None]:
         yield
     finally:
         savepoint.rollback()
+
+
+def brief_audience(
+    session: Session, slug: str, narrow_to: Sequence[str] | None = None
+) -> tuple[Brief, AudienceCount]:
+    """The stored brief `slug` and who it reaches, narrowed to `narrow_to` (topic names
+    or slugs among the brief's) when given."""
+    brief = get_brief(session, slug)
+    brief_topics = topic_slugs(brief)
+    narrow = narrow_topics(session, brief_topics, narrow_to) if narrow_to is not None else None
+    return brief, audience_count(session, brief_topics, narrow)

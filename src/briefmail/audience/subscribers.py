@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
 from briefmail.audience._sql import SUBSCRIBER_TOPICS, SUBSCRIBERS, SUPPRESSIONS
-from briefmail.audience.topics import ensure_topics
+from briefmail.audience.topics import ensure_topics, topic_slug
 from briefmail.db.models import SUBSCRIBER_STATUSES, Subscriber
-from briefmail.errors import InvalidInputError, NotFoundError
+from briefmail.errors import InvalidInputError, NotFoundError, StateError
 
 # Statuses a person (or their mail server) chose; no import or `add` undoes them.
 STOPPED_STATUSES = frozenset({"unsubscribed", "bounced", "complained"})
@@ -158,17 +158,6 @@ class SubscriberView:
     created_at: datetime
     suppressed: str | None = None  # the reason, when the address is on the suppression list
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "email": self.email,
-            "name": self.name,
-            "status": self.status,
-            "topics": list(self.topics),
-            "suppressed": self.suppressed,
-            "timezone": self.timezone,
-            "created_at": clock.as_utc(self.created_at).isoformat(),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class AddResult:
@@ -196,12 +185,15 @@ def add_subscriber(
     topics: Sequence[str] | None = None,
     timezone: str | None = None,
     status: str = "active",
+    refuse_stopped: bool = False,
 ) -> AddResult:
     """Create a subscriber, or update the name/topics of an existing one.
 
     An existing subscriber keeps their status: adding an address that unsubscribed,
     bounced or complained never re-activates it. `topics` None leaves topics alone
     for an existing subscriber (new ones then take every topic); [] means all topics.
+    With `refuse_stopped` (a system adding people on their behalf: the API), such an
+    address, or a suppressed one, is a StateError instead of a silent no-op.
     """
     if status not in SUBSCRIBER_STATUSES:
         raise InvalidInputError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}")
@@ -212,6 +204,8 @@ def add_subscriber(
     subscriber = session.scalars(
         select(Subscriber).where(Subscriber.email_key == key)
     ).one_or_none()
+    if refuse_stopped:
+        _refuse_stopped(session, address, key, subscriber)
     if subscriber is not None:
         if clean is not None:
             subscriber.name = clean
@@ -236,6 +230,16 @@ def add_subscriber(
     session.add(subscriber)
     session.flush()
     return AddResult(subscriber, created=True)
+
+
+def _refuse_stopped(session: Session, address: str, key: str, found: Subscriber | None) -> None:
+    if found is not None and found.status in STOPPED_STATUSES:
+        raise StateError(
+            f"{address} is {found.status}: only the person can subscribe again (double opt-in)"
+        )
+    reason = session.scalar(select(SUPPRESSIONS.c.reason).where(SUPPRESSIONS.c.email_key == key))
+    if reason is not None:
+        raise StateError(f"{address} is on the suppression list ({reason})")
 
 
 def update_subscriber(
@@ -278,53 +282,108 @@ def _unsubscribe(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
+def view_of(session: Session, subscriber: Subscriber) -> SubscriberView:
+    """One subscriber as lists show them (with their suppression, if any)."""
+    reason = session.scalar(
+        select(SUPPRESSIONS.c.reason).where(SUPPRESSIONS.c.email_key == subscriber.email_key)
+    )
+    return SubscriberView(
+        id=subscriber.id,
+        email=subscriber.email,
+        name=subscriber.name,
+        status=subscriber.status,
+        topics=tuple(sorted(t.slug for t in subscriber.topics)),
+        timezone=subscriber.timezone,
+        created_at=subscriber.created_at,
+        suppressed=reason,
+    )
+
+
 def iter_subscribers(
     session: Session, *, status: str | None = None, chunk_size: int = 5000
 ) -> Iterator[SubscriberView]:
     """Every subscriber in id order, fetched a chunk at a time (exports of any size)."""
+    after: int | None = 0
+    while after is not None:
+        views, after = page_subscribers(session, status=status, after=after, limit=chunk_size)
+        yield from views
+
+
+def page_subscribers(
+    session: Session,
+    *,
+    status: str | None = None,
+    topic: str | None = None,
+    q: str | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> tuple[list[SubscriberView], int | None]:
+    """Subscribers after id `after`, in id order (keyset pagination: a page costs the
+    same however deep); returns the page and the id to continue after, or None at the end.
+
+    `topic`: those who chose it (subscribers with no topics take every topic and are
+    not listed under one); `q`: a case-insensitive part of the email or the name.
+    """
+    if status is not None and status not in SUBSCRIBER_STATUSES:
+        raise InvalidInputError(
+            f"status: {status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}"
+        )
     table = SUBSCRIBERS
-    last_id = 0
-    while True:
-        query = (
-            select(
-                table.c.id,
-                table.c.email,
-                table.c.name,
-                table.c.status,
-                table.c.timezone,
-                table.c.created_at,
-                SUPPRESSIONS.c.reason,
-            )
-            .select_from(
-                table.outerjoin(SUPPRESSIONS, SUPPRESSIONS.c.email_key == table.c.email_key)
-            )
-            .where(table.c.id > last_id)
-            .order_by(table.c.id)
-            .limit(chunk_size)
+    query = (
+        select(
+            table.c.id,
+            table.c.email,
+            table.c.name,
+            table.c.status,
+            table.c.timezone,
+            table.c.created_at,
+            SUPPRESSIONS.c.reason,
         )
-        if status is not None:
-            query = query.where(table.c.status == status)
-        rows = session.execute(query).all()
-        if not rows:
-            return
-        ids = [row.id for row in rows]
-        topics: dict[int, list[str]] = {}
-        links = session.execute(
-            select(SUBSCRIBER_TOPICS.c.subscriber_id, SUBSCRIBER_TOPICS.c.topic_slug)
-            .where(SUBSCRIBER_TOPICS.c.subscriber_id.in_(ids))
-            .order_by(SUBSCRIBER_TOPICS.c.subscriber_id, SUBSCRIBER_TOPICS.c.topic_slug)
-        )
-        for subscriber_id, slug in links:
-            topics.setdefault(subscriber_id, []).append(slug)
-        for row in rows:
-            yield SubscriberView(
-                id=row.id,
-                email=row.email,
-                name=row.name,
-                status=row.status,
-                topics=tuple(topics.get(row.id, ())),
-                timezone=row.timezone,
-                created_at=row.created_at,
-                suppressed=row.reason,
+        .select_from(table.outerjoin(SUPPRESSIONS, SUPPRESSIONS.c.email_key == table.c.email_key))
+        .where(table.c.id > after)
+        .order_by(table.c.id)
+        .limit(limit + 1)
+    )
+    if status is not None:
+        query = query.where(table.c.status == status)
+    if topic:
+        chosen = SUBSCRIBER_TOPICS.c
+        query = query.where(
+            exists().where(
+                chosen.subscriber_id == table.c.id, chosen.topic_slug == topic_slug(topic)
             )
-        last_id = ids[-1]
+        )
+    if q and q.strip():
+        part = q.strip().lower()
+        query = query.where(
+            or_(
+                table.c.email_key.contains(part, autoescape=True),
+                func.lower(table.c.name).contains(part, autoescape=True),
+            )
+        )
+    rows = session.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = [row.id for row in rows]
+    topics: dict[int, list[str]] = {}
+    links = session.execute(
+        select(SUBSCRIBER_TOPICS.c.subscriber_id, SUBSCRIBER_TOPICS.c.topic_slug)
+        .where(SUBSCRIBER_TOPICS.c.subscriber_id.in_(ids))
+        .order_by(SUBSCRIBER_TOPICS.c.subscriber_id, SUBSCRIBER_TOPICS.c.topic_slug)
+    )
+    for subscriber_id, slug in links:
+        topics.setdefault(subscriber_id, []).append(slug)
+    views = [
+        SubscriberView(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            status=row.status,
+            topics=tuple(topics.get(row.id, ())),
+            timezone=row.timezone,
+            created_at=row.created_at,
+            suppressed=row.reason,
+        )
+        for row in rows
+    ]
+    return views, (ids[-1] if more else None)

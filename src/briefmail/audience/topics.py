@@ -83,14 +83,6 @@ class TopicListing:
     # they are counted once here rather than added to each topic's figure.
     all_topics: int
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "topics": [
-                {"slug": t.slug, "name": t.name, "subscribers": t.subscribers} for t in self.topics
-            ],
-            "all_topics": self.all_topics,
-        }
-
 
 def list_topics(session: Session) -> TopicListing:
     """Every topic with the number of reachable subscribers who chose it."""

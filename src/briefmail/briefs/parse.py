@@ -46,7 +46,12 @@ def load_brief(path: str | Path) -> Brief:
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         raise BriefValidationError.single(name, 1, "file", f"cannot be read: {reason}") from None
-    return parse_brief(frontmatter.decode(data, name), name)
+    return parse_bytes(data, name)
+
+
+def parse_bytes(data: bytes, path: str) -> Brief:
+    """Parse a brief file's bytes (an upload); `path` names it in every problem."""
+    return parse_brief(frontmatter.decode(data, path), path)
 
 
 def parse_brief(text: str, path: str) -> Brief:

@@ -13,7 +13,6 @@ audience in the flow).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -26,7 +25,7 @@ from briefmail.briefs import model
 from briefmail.briefs.parse import load_brief, parse_brief
 from briefmail.db.models import Brief
 from briefmail.db.topics import ensure_topic_pairs
-from briefmail.errors import InvalidInputError, NotFoundError
+from briefmail.errors import InvalidInputError, NotFoundError, StateError
 
 Outcome = Literal["created", "updated", "unchanged"]
 _MAX_APPROVER = 200
@@ -82,18 +81,24 @@ def get_brief(session: Session, slug: str) -> Brief:
 
 
 def approve_brief(session: Session, slug: str, by: str) -> Brief:
-    """Approve the stored text of `slug`; approving it again keeps the first approval."""
+    """Approve the stored text of `slug`, a draft; StateError for one already approved
+    (the first approval stands: who approved that text, and when, is not overwritten)."""
     approver = by.strip()
     if not approver:
         raise InvalidInputError("--by: say who approves the brief")
     if len(approver) > _MAX_APPROVER:
         raise InvalidInputError(f"--by: over {_MAX_APPROVER} characters")
     row = get_brief(session, slug)
-    if row.status != "approved":
-        row.status = "approved"
-        row.approved_by = approver
-        row.approved_at = clock.now()
-        session.flush()
+    if row.status != "draft":
+        when = clock.as_utc(row.approved_at).isoformat() if row.approved_at else "?"
+        raise StateError(
+            f"brief {row.slug!r} is not a draft: already {row.status} "
+            f"(by {row.approved_by} at {when})"
+        )
+    row.status = "approved"
+    row.approved_by = approver
+    row.approved_at = clock.now()
+    session.flush()
     return row
 
 
@@ -116,49 +121,3 @@ def _parse_cached(text: str, path: str) -> model.Brief:
 def topic_slugs(row: Brief) -> list[str]:
     """The brief's topic slugs in the order the brief lists them."""
     return [topic.slug for topic in parsed(row).topics]
-
-
-@dataclass(frozen=True, slots=True)
-class BriefSummary:
-    """What `briefmail brief list` shows of a stored brief."""
-
-    slug: str
-    title: str
-    status: str
-    coverage: model.Coverage
-    topics: tuple[str, ...]
-    approved_by: str | None
-    approved_at: datetime | None
-    content_hash: str
-    source_path: str
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "slug": self.slug,
-            "title": self.title,
-            "status": self.status,
-            "coverage": {
-                "start": self.coverage.start.isoformat(),
-                "end": self.coverage.end.isoformat(),
-            },
-            "topics": list(self.topics),
-            "approved_by": self.approved_by,
-            "approved_at": self.approved_at.isoformat() if self.approved_at else None,
-            "content_hash": self.content_hash,
-            "source_path": self.source_path,
-        }
-
-
-def summarise(row: Brief) -> BriefSummary:
-    brief = parsed(row)
-    return BriefSummary(
-        slug=row.slug,
-        title=row.title,
-        status=row.status,
-        coverage=brief.coverage,
-        topics=tuple(topic.slug for topic in brief.topics),
-        approved_by=row.approved_by,
-        approved_at=clock.as_utc(row.approved_at) if row.approved_at else None,
-        content_hash=row.content_hash,
-        source_path=row.source_path,
-    )

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from briefmail.audience.segment import audience_count, narrow_topics
+from briefmail.audience.segment import brief_audience
 from briefmail.audience.topics import parse_topic_list
-from briefmail.briefs.store import get_brief, topic_slugs
+from briefmail.audience.views import AudienceOut
 from briefmail.cli import app
 from briefmail.db import session_scope
 
@@ -33,17 +33,14 @@ def audience(
     when --topics narrows); they are counted once under "all topics". A subscriber
     with two of the topics counts in both rows but once in the total.
     """
+    narrow = parse_topic_list(topics, ",") if topics is not None else None
     with session_scope() as session:
-        brief = get_brief(session, slug)
-        brief_topics = topic_slugs(brief)
-        narrow = None
-        if topics is not None:
-            narrow = narrow_topics(session, brief_topics, parse_topic_list(topics, ","))
-        count = audience_count(session, brief_topics, narrow)
+        brief, count = brief_audience(session, slug, narrow)
+        title = f"audience of {brief.slug} ({brief.status})"
     if as_json:
-        typer.echo(json.dumps(count.as_json(), indent=2))
+        typer.echo(json.dumps(AudienceOut.of(count).model_dump(mode="json"), indent=2))
         return
-    table = Table("topic", "subscribers", title=f"audience of {brief.slug} ({brief.status})")
+    table = Table("topic", "subscribers", title=title)
     for topic, number in count.by_topic.items():
         table.add_row(topic, str(number))
     table.add_row("all topics", str(count.all_topics))

@@ -11,10 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from briefmail import clock
+from briefmail.accounts.audit import Action
 from briefmail.briefs.parse import load_brief
-from briefmail.briefs.store import approve_brief, list_briefs, store_brief, summarise
-from briefmail.cli import app
+from briefmail.briefs.store import approve_brief, list_briefs
+from briefmail.briefs.views import BriefList, BriefOut
+from briefmail.cli import app, err_console
+from briefmail.cli.audit import record
+from briefmail.config import get_settings
 from briefmail.db import session_scope
+from briefmail.preview.build import PreviewOptions
+from briefmail.preview.intake import take_in
 
 brief_app = typer.Typer(help="Stored briefs: import, approve, list.", no_args_is_help=True)
 app.add_typer(brief_app, name="brief")
@@ -33,14 +39,18 @@ def import_(file: Annotated[Path, typer.Argument(help="The brief file (.md with 
     """Store or update a brief; prints its slug as the last line.
 
     A changed file goes back to draft and needs approving again; the same file
-    imported again keeps its status.
+    imported again keeps its status. Warnings are those of `briefmail preview`.
     """
     brief = load_brief(file)
+    options = PreviewOptions.from_settings(get_settings())
     with session_scope() as session:
-        result = store_brief(session, brief)
-        row = result.brief
-        typer.echo(f"{_OUTCOMES[result.outcome]}; status {row.status}")
-        typer.echo(row.slug)
+        stored = take_in(session, brief, options)
+        if stored.outcome != "unchanged":
+            record(session, Action.BRIEF_IMPORT, stored.slug, {"outcome": stored.outcome})
+    for warning in stored.warnings:
+        err_console.print(f"warning: {warning.code}: {warning.message}", markup=False)
+    typer.echo(f"{_OUTCOMES[stored.outcome]}; status {stored.status}")
+    typer.echo(stored.slug)
 
 
 @brief_app.command("approve")
@@ -48,9 +58,10 @@ def approve(
     slug: Annotated[str, typer.Argument(help="The brief's slug.")],
     by: Annotated[str, typer.Option("--by", help="Who approves it.")],
 ) -> None:
-    """Approve the stored text of a brief for sending."""
+    """Approve the stored text of a draft brief for sending."""
     with session_scope() as session:
         row = approve_brief(session, slug, by)
+        record(session, Action.BRIEF_APPROVE, row.slug, {"by": row.approved_by})
         when = clock.as_utc(row.approved_at).isoformat() if row.approved_at else "?"
         typer.echo(f"{row.slug}: approved by {row.approved_by} at {when}")
 
@@ -59,12 +70,12 @@ def approve(
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Every stored brief, newest first."""
     with session_scope() as session:
-        briefs = [summarise(row) for row in list_briefs(session)]
+        briefs = BriefList(briefs=[BriefOut.of(row) for row in list_briefs(session)])
     if as_json:
-        typer.echo(json.dumps([b.as_json() for b in briefs], indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(briefs.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
     table = Table("slug", "status", "coverage", "approved", "topics")
-    for brief in briefs:
+    for brief in briefs.briefs:
         approved = ""
         if brief.approved_by and brief.approved_at:
             approved = f"{brief.approved_by}, {brief.approved_at:%Y-%m-%d %H:%M} UTC"
@@ -76,4 +87,4 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
             ", ".join(brief.topics),
         )
     out.print(table)
-    out.print(f"{len(briefs)} briefs")
+    out.print(f"{len(briefs.briefs)} briefs")

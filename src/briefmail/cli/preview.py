@@ -10,24 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from briefmail.cli import app
-from briefmail.config import Settings, get_settings
+from briefmail.config import get_settings
 from briefmail.preview.build import Preview, PreviewOptions, build_preview
 from briefmail.preview.files import write_preview
 from briefmail.preview.server import serve, size_label
 
 console = Console(highlight=False)
-
-
-def preview_options(settings: Settings) -> PreviewOptions:
-    return PreviewOptions(
-        public_url=settings.public_url,
-        signing_keys=tuple(settings.signing_keys()),
-        from_address=settings.from_address,
-        postal_address=settings.postal_address,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-        reply_to=settings.reply_to,
-        lang=settings.lang,
-    )
 
 
 def print_summary(preview: Preview) -> None:
@@ -63,7 +51,7 @@ def preview(
     open_browser: bool = typer.Option(False, "--open", help="Open the --serve page."),
 ) -> None:
     """Render a brief as a sample subscriber would get it; print a summary and warnings."""
-    options = preview_options(get_settings())
+    options = PreviewOptions.from_settings(get_settings())
     result = build_preview(file, options)
     if out is not None:
         for path in write_preview(result, out):

@@ -17,7 +17,7 @@ from briefmail.config import get_settings
 from briefmail.db.session import session_scope
 from briefmail.reports.figures import BriefReport, LinkFigures, brief_report
 from briefmail.reports.html_report import report_html
-from briefmail.reports.json_report import report_json
+from briefmail.reports.views import ReportOut
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -45,7 +45,8 @@ def report(
 
             raise fail(f"{html}: cannot write the report ({exc.strerror})") from None
     if as_json:
-        typer.echo(json.dumps(report_json(figures), indent=2, ensure_ascii=False))
+        document = ReportOut.of(figures).model_dump(mode="json")
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         _print(figures)
     if html is not None:

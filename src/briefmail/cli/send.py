@@ -17,7 +17,9 @@ from rich.progress import (
 )
 
 from briefmail import clock
+from briefmail.accounts.audit import Action
 from briefmail.cli import app
+from briefmail.cli.audit import record
 from briefmail.config import get_settings
 from briefmail.db.session import session_factory, session_scope
 from briefmail.errors import InvalidInputError
@@ -113,29 +115,25 @@ def send(
     modes = sum([now, at is not None, test_to is not None])
     if modes != 1:
         raise InvalidInputError("give exactly one of --now, --at DATETIME or --test-to ADDRESSES")
-    if test_to is not None and topics:
-        raise InvalidInputError("--topics does not apply to a proof (--test-to)")
     settings = get_settings()
     current = clock.now()
     # SendGrid refuses too many per-recipient values: refuse such a brief before the send exists.
     check = SendOptions.from_settings(settings) if fit.applies_to(settings.email_backend) else None
     with session_scope() as session:
-        if test_to is not None:
-            row = service.create_test_send(
-                session, slug, _split(test_to), now=current, by=by, check_fit=check
-            )
-        else:
-            when = parse_at(at, tz) if at is not None else current
-            row = service.create_send(
-                session,
-                slug,
-                at=when,
-                now=current,
-                topics=_split(topics) or None,
-                by=by,
-                check_fit=check,
-            )
+        row = service.request_send(
+            session,
+            slug,
+            at=parse_at(at, tz) if at is not None else None,
+            now=current,
+            topics=_split(topics) or None,
+            test_to=_split(test_to) if test_to is not None else None,
+            by=by,
+            check_fit=check,
+        )
         send_id, due = row.id, clock.as_utc(row.scheduled_for) <= current
+        action = Action.SEND_PROOF if row.kind == "test" else Action.SEND_CREATE
+        when = clock.as_utc(row.scheduled_for).isoformat()
+        record(session, action, str(send_id), {"brief": row.brief.slug, "scheduled_for": when})
     # Queued only now that the send is committed: a worker must find it.
     view: SendView | None = None
     if settings.broker_url:

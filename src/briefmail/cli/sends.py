@@ -11,13 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from briefmail import clock
+from briefmail.accounts.audit import Action
 from briefmail.cli import app
+from briefmail.cli.audit import record
 from briefmail.cli.send import summary
 from briefmail.config import get_settings
 from briefmail.db.session import session_scope
 from briefmail.errors import InvalidInputError
 from briefmail.sending import service
 from briefmail.sending.runtime import engine_from_settings
+from briefmail.sending.views import SendList, SendOut
 
 sends_app = typer.Typer(help="Sends: progress, cancel, resolve.", no_args_is_help=True)
 app.add_typer(sends_app, name="sends")
@@ -34,7 +37,8 @@ def list_(
     with session_scope() as session:
         views = service.list_sends(session, limit=limit)
     if as_json:
-        typer.echo(json.dumps([v.as_json() for v in views], indent=2))
+        document = SendList(sends=[SendOut.of(v) for v in views])
+        typer.echo(json.dumps(document.model_dump(mode="json"), indent=2))
         return
     table = Table(
         "id", "brief", "kind", "status", "scheduled for", "recipients", "accepted", "failed"
@@ -62,7 +66,7 @@ def show(
     with session_scope() as session:
         view = service.get_send(session, send_id)
     if as_json:
-        typer.echo(json.dumps(view.as_json(), indent=2))
+        typer.echo(json.dumps(SendOut.of(view).model_dump(mode="json"), indent=2))
         return
     typer.echo(summary(view))
     typer.echo(f"scheduled for {view.scheduled_for.isoformat()}")
@@ -79,6 +83,7 @@ def cancel(send_id: Annotated[int, typer.Argument(help="The send id.")]) -> None
     """Stop what has not gone yet (a batch already in flight finishes)."""
     with session_scope() as session:
         view = service.cancel_send(session, send_id, now=clock.now())
+        record(session, Action.SEND_CANCEL, str(send_id))
     typer.echo(summary(view))
 
 
@@ -107,6 +112,8 @@ def resolve(
         batch = service.resolve_batch(
             session, batch_id, accepted=accepted, now=now, by=by, grace_seconds=grace
         )
+        verdict = "accepted" if accepted else "resend"
+        record(session, Action.BATCH_RESOLVE, str(batch.id), {"verdict": verdict, "by": by})
         line = f"batch {batch.id} of send {batch.send_id}: {batch.status}"
         if batch.status == "pending":
             line += "; " + resend_notice(clock.as_utc(batch.due_at), now)

@@ -14,11 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from briefmail.accounts.audit import Action
 from briefmail.audience import subscribers as people
 from briefmail.audience import suppression
 from briefmail.audience.csv_import import import_csv, write_csv
 from briefmail.audience.topics import parse_topic_list
+from briefmail.audience.views import ImportOut, SubscriberOut, SubscriberPage
 from briefmail.cli import app, err_console
+from briefmail.cli.audit import record
 from briefmail.db import session_scope
 from briefmail.db.models import SUBSCRIBER_STATUSES
 
@@ -47,6 +50,8 @@ def import_(
     """
     with session_scope() as session, _progress(file) as progress:
         result = import_csv(session, file, progress=progress)
+        counts = ImportOut.of(result).model_dump(exclude={"problems"})
+        record(session, Action.SUBSCRIBERS_IMPORT, file.name, {**counts, "skipped": result.skipped})
     for problem in result.problems[:SHOWN_PROBLEMS]:
         err_console.print(result.describe(problem), markup=False)
     hidden = len(result.problems) - SHOWN_PROBLEMS
@@ -101,6 +106,8 @@ def add(
             session, email, name=name, topics=topic_names, timezone=timezone
         )
         subscriber = result.subscriber
+        action = Action.SUBSCRIBER_ADD if result.created else Action.SUBSCRIBER_UPDATE
+        record(session, action, subscriber.email)
         chosen = ", ".join(sorted(t.slug for t in subscriber.topics)) or "all topics"
         verb = "added" if result.created else "updated"
         typer.echo(f"{verb} {subscriber.email} ({subscriber.status}; {chosen})")
@@ -116,6 +123,7 @@ def unsubscribe(email: Annotated[str, typer.Argument(help="The address.")]) -> N
     """Stop every send to an address (the person can subscribe again later)."""
     with session_scope() as session:
         subscriber = people.unsubscribe(session, email)
+        record(session, Action.SUBSCRIBER_UNSUBSCRIBE, subscriber.email)
         typer.echo(f"{subscriber.email}: {subscriber.status}")
 
 
@@ -128,6 +136,8 @@ def suppress(
     with session_scope() as session:
         result = suppression.suppress(session, email, reason)
         row = result.suppression
+        if result.created:
+            record(session, Action.SUBSCRIBER_SUPPRESS, row.email, {"reason": row.reason})
         note = "suppressed" if result.created else "already suppressed"
         typer.echo(f"{row.email}: {note} ({row.reason})")
 
@@ -140,14 +150,11 @@ def list_(
     ] = None,
 ) -> None:
     """Every subscriber with status and topics (no topics = all topics)."""
-    if status is not None and status not in SUBSCRIBER_STATUSES:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(SUBSCRIBER_STATUSES)}", param_hint="--status"
-        )
     with session_scope() as session:
         views = list(people.iter_subscribers(session, status=status))
     if as_json:
-        typer.echo(json.dumps([v.as_json() for v in views], indent=2, ensure_ascii=False))
+        page = SubscriberPage(subscribers=[SubscriberOut.of(v) for v in views], next=None)
+        typer.echo(json.dumps(page.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
     table = Table("email", "name", "status", "topics")
     for view in views:

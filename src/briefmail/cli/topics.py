@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from briefmail.audience.topics import list_topics
+from briefmail.audience.views import TopicsOut
 from briefmail.cli import app
 from briefmail.db import session_scope
 
@@ -29,7 +30,8 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     with session_scope() as session:
         listing = list_topics(session)
     if as_json:
-        typer.echo(json.dumps(listing.as_json(), indent=2, ensure_ascii=False))
+        document = TopicsOut.of(listing).model_dump(mode="json")
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     table = Table("slug", "name", "subscribers")
     for topic in listing.topics:

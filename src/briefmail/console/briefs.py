@@ -24,24 +24,17 @@ from briefmail import clock
 from briefmail.accounts import audit
 from briefmail.accounts.audit import Action
 from briefmail.accounts.roles import Permission, can
-from briefmail.audience.segment import AudienceCount, audience_count
-from briefmail.briefs import frontmatter
+from briefmail.audience.segment import AudienceCount, brief_audience
 from briefmail.briefs.errors import BriefValidationError, Problem
-from briefmail.briefs.parse import parse_brief
-from briefmail.briefs.store import (
-    BriefSummary,
-    approve_brief,
-    get_brief,
-    list_briefs,
-    store_brief,
-    summarise,
-    topic_slugs,
-)
+from briefmail.briefs.parse import parse_brief, parse_bytes
+from briefmail.briefs.store import approve_brief, get_brief, list_briefs
+from briefmail.briefs.views import BriefOut
 from briefmail.console.auth import Visit, back, guard
 from briefmail.console.context import ConsoleContext, console
 from briefmail.console.headers import PREVIEW_POLICY
 from briefmail.errors import BriefmailError, InvalidInputError, NotFoundError
 from briefmail.preview.build import Preview, PreviewOptions, preview_brief
+from briefmail.preview.intake import take_in
 from briefmail.preview.server import size_label
 from briefmail.sending import service
 from briefmail.sending.scheduling import zone
@@ -60,8 +53,8 @@ async def _render_list(
     request: Request, visit: Visit, status: int = 200, *, problems: list[str] | None = None
 ) -> Response:
     ctx = console(request)
-    briefs: list[BriefSummary] = await ctx.db(
-        lambda session: [summarise(row) for row in list_briefs(session)]
+    briefs: list[BriefOut] = await ctx.db(
+        lambda session: [BriefOut.of(row) for row in list_briefs(session)]
     )
     return ctx.renderer.page(
         request,
@@ -91,23 +84,23 @@ async def upload(request: Request, visit: Visit) -> Response:
         return await _render_list(request, visit, 422, problems=[message])
     name = upload.filename[:200]
     try:
-        brief = parse_brief(frontmatter.decode(data, name), name)
+        brief = parse_bytes(data, name)
     except BriefValidationError as exc:
         lines = [problem_line(p) for p in exc.problems]
         return await _render_list(request, visit, 422, problems=lines)
 
     def store(session: Session) -> str:
-        result = store_brief(session, brief)
-        if result.outcome != "unchanged":
+        stored = take_in(session, brief, ctx.preview)
+        if stored.outcome != "unchanged":
             audit.record(
                 session,
                 visit.actor,
                 Action.BRIEF_IMPORT,
-                result.brief.slug,
+                stored.slug,
                 now=clock.now(),
-                detail={"outcome": result.outcome, "file": name},
+                detail={"outcome": stored.outcome, "file": name},
             )
-        return result.brief.slug
+        return stored.slug
 
     slug = await ctx.db(store)
     return RedirectResponse(f"/console/briefs/{slug}", status_code=303)
@@ -126,7 +119,7 @@ def preview_of(session: Session, slug: str, options: PreviewOptions) -> Preview:
 
 @dataclass(frozen=True, slots=True)
 class BriefPage:
-    summary: BriefSummary
+    summary: BriefOut
     preview: Preview
     audience: AudienceCount | None
     html_size: str
@@ -138,9 +131,9 @@ def _load_page(session: Session, slug: str, ctx: ConsoleContext, *, audience: bo
     preview = preview_of(session, slug, ctx.preview)
     sends = [v for v in service.list_sends(session, limit=200) if v.brief == row.slug]
     return BriefPage(
-        summary=summarise(row),
+        summary=BriefOut.of(row),
         preview=preview,
-        audience=audience_count(session, topic_slugs(row)) if audience else None,
+        audience=brief_audience(session, slug)[1] if audience else None,
         html_size=size_label(preview.html_bytes),
         sends=sends[:10],
     )
@@ -229,8 +222,14 @@ async def proof(request: Request, visit: Visit) -> Response:
 
     def run(session: Session) -> int:
         now = clock.now()
-        row = service.create_test_send(
-            session, slug, addresses, now=now, by=visit.email, check_fit=ctx.check_fit
+        row = service.request_send(
+            session,
+            slug,
+            at=None,
+            now=now,
+            test_to=addresses,
+            by=visit.email,
+            check_fit=ctx.check_fit,
         )
         audit.record(
             session,
@@ -273,8 +272,8 @@ async def send(request: Request, visit: Visit) -> Response:
     def run(session: Session) -> tuple[int, bool]:
         now = clock.now()
         at = _when(visit)
-        row = service.create_send(
-            session, slug, at=at or now, now=now, by=visit.email, check_fit=ctx.check_fit
+        row = service.request_send(
+            session, slug, at=at, now=now, by=visit.email, check_fit=ctx.check_fit
         )
         scheduled = clock.as_utc(row.scheduled_for)
         audit.record(

@@ -17,22 +17,14 @@ from briefmail.console.auth import Visit, guard
 from briefmail.console.context import console
 from briefmail.db.models import Brief, Send
 from briefmail.reports.figures import BriefReport, brief_report
-from briefmail.sending import service, weekly
-from briefmail.sending.scheduling import describe
+from briefmail.sending import service
 from briefmail.sending.service import SendView
-
-
-@dataclass(frozen=True, slots=True)
-class NextOut:
-    slot: str
-    at: str
-    brief: str | None
-    title: str | None
+from briefmail.sending.views import ScheduleOut, current_schedule
 
 
 @dataclass(frozen=True, slots=True)
 class Dashboard:
-    next_out: NextOut | None
+    schedule: ScheduleOut
     active: list[SendView]
     last: BriefReport | None
     alarms: list[Alarm]
@@ -52,19 +44,9 @@ def _last_report(session: Session) -> BriefReport | None:
 
 def load(session: Session, *, reports: bool) -> Dashboard:
     now = clock.now()
-    plan = weekly.plan(session, now=now)
-    next_out = None
-    if plan is not None:
-        first = plan.queue[0] if plan.queue else None
-        next_out = NextOut(
-            slot=describe(plan.rule),
-            at=plan.next_occurrence.strftime("%a %Y-%m-%d %H:%M UTC"),
-            brief=first.slug if first else None,
-            title=first.title if first else None,
-        )
     active = [v for v in service.list_sends(session, limit=50) if not v.finished]
     return Dashboard(
-        next_out=next_out,
+        schedule=current_schedule(session, now=now),
         active=active,
         last=_last_report(session) if reports else None,
         alarms=dashboard_alarms(session, now=now),

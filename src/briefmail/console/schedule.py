@@ -1,8 +1,7 @@
-"""`/console/schedule`: the weekly slot and the approved briefs in line for it."""
+"""`/console/schedule`: the weekly slot and the approved briefs in line for it, as
+`briefmail schedule show` tells them (`sending.views.current_schedule`)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -18,53 +17,15 @@ from briefmail.console.context import console
 from briefmail.errors import BriefmailError
 from briefmail.sending import weekly
 from briefmail.sending.scheduling import WEEKDAYS, describe
-
-
-@dataclass(frozen=True, slots=True)
-class InLine:
-    slug: str
-    title: str
-    coverage_start: str
-
-
-@dataclass(frozen=True, slots=True)
-class SchedulePage:
-    slot: str | None
-    day: str
-    time: str
-    tz: str
-    local_time: bool
-    next_at: str | None
-    first_start: str | None  # local-time sends: when the first zone gets it
-    queue: list[InLine]
-
-
-def load(session: Session) -> SchedulePage:
-    plan = weekly.plan(session, now=clock.now())
-    queue = [
-        InLine(b.slug, b.title, b.coverage_start.isoformat()) for b in weekly.queued_briefs(session)
-    ]
-    if plan is None:
-        return SchedulePage(None, "mon", "09:00", "UTC", False, None, None, queue)
-    rule = plan.rule
-    return SchedulePage(
-        slot=describe(rule),
-        day=WEEKDAYS[rule.weekday],
-        time=f"{rule.at:%H:%M}",
-        tz=rule.zone_name,
-        local_time=rule.local_time,
-        next_at=plan.next_occurrence.strftime("%a %Y-%m-%d %H:%M UTC"),
-        first_start=plan.next_start.strftime("%a %Y-%m-%d %H:%M UTC") if rule.local_time else None,
-        queue=queue,
-    )
+from briefmail.sending.views import current_schedule
 
 
 @guard(Permission.SCHEDULE_READ)
 async def schedule_page(request: Request, visit: Visit) -> Response:
     ctx = console(request)
-    page = await ctx.db(load)
+    schedule = await ctx.db(lambda session: current_schedule(session, now=clock.now()))
     return ctx.renderer.page(
-        request, visit, "schedule.html", title="Schedule", page=page, weekdays=WEEKDAYS
+        request, visit, "schedule.html", title="Schedule", schedule=schedule, weekdays=WEEKDAYS
     )
 
 

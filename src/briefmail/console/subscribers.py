@@ -8,9 +8,7 @@ of every send, exactly as there.
 from __future__ import annotations
 
 import io
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session
@@ -24,8 +22,7 @@ from briefmail.accounts.audit import Action
 from briefmail.accounts.roles import Permission
 from briefmail.audience import subscribers as people
 from briefmail.audience import suppression
-from briefmail.audience.csv_import import ImportResult, write_csv
-from briefmail.audience.csv_import import import_csv as import_file
+from briefmail.audience.csv_import import ImportResult, import_csv_stream, write_csv
 from briefmail.audience.subscribers import SubscriberView
 from briefmail.audience.topics import TopicCount, list_topics
 from briefmail.console.auth import Visit, guard
@@ -68,7 +65,7 @@ class ListPage:
 
 
 def _page(session: Session, f: Filters) -> ListPage:
-    rows, next_after = _page_subscribers(
+    rows, next_after = people.page_subscribers(
         session,
         status=f.status or None,
         topic=f.topic or None,
@@ -78,28 +75,6 @@ def _page(session: Session, f: Filters) -> ListPage:
     )
     listing = list_topics(session)
     return ListPage(rows, next_after, listing.topics, listing.all_topics)
-
-
-def _page_subscribers(
-    session: Session,
-    *,
-    status: str | None,
-    topic: str | None,
-    q: str | None,
-    after: int,
-    limit: int,
-) -> tuple[list[SubscriberView], int | None]:
-    """Stopgap until the API branch's `audience.subscribers.page_subscribers` lands."""
-    rows: list[SubscriberView] = []
-    for view in people.iter_subscribers(session, status=status):
-        if view.id <= after or (topic and topic not in view.topics):
-            continue
-        if q and q.lower() not in f"{view.email} {view.name}".lower():
-            continue
-        rows.append(view)
-        if len(rows) > limit:
-            return rows[:limit], rows[limit - 1].id
-    return rows, None
 
 
 async def _render(
@@ -139,7 +114,9 @@ async def add(request: Request, visit: Visit) -> Response:
     topics = [t for t in visit.form.getlist("topics") if isinstance(t, str)] if visit.form else []
 
     def run(session: Session) -> str:
-        result = people.add_subscriber(session, email, name=visit.field("name"), topics=topics)
+        result = people.add_subscriber(
+            session, email, name=visit.field("name"), topics=topics, refuse_stopped=True
+        )
         row = result.subscriber
         action = Action.SUBSCRIBER_ADD if result.created else Action.SUBSCRIBER_UPDATE
         audit.record(
@@ -172,8 +149,8 @@ async def import_csv(request: Request, visit: Visit) -> Response:
         return await _render(request, visit, 422, problems=[message])
     name = upload.filename[:200]
 
-    def run(session: Session, path: Path) -> ImportResult:
-        result = import_file(session, path)
+    def run(session: Session) -> ImportResult:
+        result = import_csv_stream(session, io.BytesIO(data), name, size=len(data))
         audit.record(
             session,
             visit.actor,
@@ -189,15 +166,10 @@ async def import_csv(request: Request, visit: Visit) -> Response:
         )
         return result
 
-    with tempfile.TemporaryDirectory(prefix="briefmail-import-") as folder:
-        path = Path(folder) / "subscribers.csv"
-        path.write_bytes(data)
-        try:
-            result = await ctx.db(run, path)
-        except InvalidInputError as exc:
-            # Whole-file problems (header, encoding) name the temporary file: name the upload.
-            text = str(exc).replace(str(path), name)
-            return await _render(request, visit, 422, problems=text.splitlines())
+    try:
+        result = await ctx.db(run)
+    except InvalidInputError as exc:  # the whole file: no header, not UTF-8 ...
+        return await _render(request, visit, 422, problems=str(exc).splitlines())
     return await _render(request, visit, imported=result)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from briefmail.briefs.model import Brief
 from briefmail.briefs.parse import load_brief
+from briefmail.config import Settings
 from briefmail.preview.warnings import PreviewWarning, find_warnings, sendgrid_limits
 from briefmail.render import personalise as p
 from briefmail.render.email import render_email
@@ -43,6 +44,18 @@ class PreviewOptions:
     unsubscribe_mailto: str = ""
     reply_to: str = ""
     lang: str = "en"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PreviewOptions:
+        return cls(
+            public_url=settings.public_url,
+            signing_keys=tuple(settings.signing_keys()),
+            from_address=settings.from_address,
+            postal_address=settings.postal_address,
+            unsubscribe_mailto=settings.unsubscribe_mailto,
+            reply_to=settings.reply_to,
+            lang=settings.lang,
+        )
 
 
 @dataclass(frozen=True, slots=True)

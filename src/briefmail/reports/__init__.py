@@ -1,2 +1,2 @@
-"""Reports: the figures of a brief (`figures`), as JSON (`json_report`) or a
+"""Reports: the figures of a brief (`figures`), as JSON (`views`) or a
 self-contained HTML page with inline SVG charts (`html_report`, `charts`)."""

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -118,6 +117,34 @@ def create_test_send(
     return send
 
 
+def request_send(
+    session: Session,
+    slug: str,
+    *,
+    at: datetime | None,
+    now: datetime,
+    topics: Sequence[str] | None = None,
+    test_to: Sequence[str] | None = None,
+    by: str | None = None,
+    check_fit: SendOptions | None = None,
+) -> Send:
+    """What a person asks for: a proof to `test_to` (now, drafts too, never narrowed),
+    or the approved brief to its audience at `at` (None: now), optionally narrowed."""
+    if test_to is not None:
+        if topics:
+            raise InvalidInputError("--topics does not apply to a proof (--test-to)")
+        return create_test_send(session, slug, test_to, now=now, by=by, check_fit=check_fit)
+    return create_send(
+        session,
+        slug,
+        at=now if at is None else at,
+        now=now,
+        topics=topics or None,
+        by=by,
+        check_fit=check_fit,
+    )
+
+
 def _require_fit(brief: Brief, options: SendOptions) -> None:
     """Render the stored brief as the send will and refuse it if SendGrid would."""
     rendered = render_email(parsed(brief), lang=options.lang, postal_address=options.postal_address)
@@ -153,25 +180,6 @@ class SendView:
     @property
     def finished(self) -> bool:
         return self.status in FINAL_SEND and self.batches.get("sending", 0) == 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "brief": self.brief,
-            "kind": self.kind,
-            "status": self.status,
-            "scheduled_for": self.scheduled_for.isoformat(),
-            "recipients": self.recipients,
-            "accepted": self.accepted,
-            "failed": self.failed,
-            "cancelled": self.cancelled,
-            "queued": self.queued,
-            "errors": self.errors,
-            "notes": self.notes,
-            "batches": self.batches,
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-        }
 
 
 def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from briefmail.api.app import PREFIX, create_api
 from briefmail.config import Settings, get_settings
 from briefmail.console.app import console_app
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
             max_body_size=webhooks.WEBHOOK_BODY_LIMIT,
         ),
         Route("/healthz", healthz, methods=["GET"]),
+        Mount(PREFIX, app=create_api(ctx.settings)),
         Mount("/console", app=console_app(ctx.settings, ctx.sessions)),
     ]
     app = Starlette(

@@ -1,0 +1,57 @@
+"""What API handlers share, built once per app from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from briefmail.config import Settings
+from briefmail.db.session import session_factory
+from briefmail.preview.build import PreviewOptions
+from briefmail.sending import fit
+from briefmail.sending.options import SendOptions
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    preview: PreviewOptions
+    # The options of a SendGrid send, to refuse a brief SendGrid would (None otherwise).
+    check_fit: SendOptions | None
+
+    @classmethod
+    def build(cls, settings: Settings) -> ApiContext:
+        return cls(
+            settings=settings,
+            sessions=session_factory(settings.database_url),
+            preview=PreviewOptions.from_settings(settings),
+            check_fit=(
+                SendOptions.from_settings(settings)
+                if fit.applies_to(settings.email_backend)
+                else None
+            ),
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on any error, as the CLI's
+        `session_scope` (services such as the ledger commit on their own as they go)."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def api_context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.api
+    return ctx

@@ -1,0 +1,103 @@
+"""Sends and the weekly slot as JSON: one model per shape, for `--json`, the API (and so
+its OpenAPI document) and the console alike."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from briefmail.sending import weekly
+from briefmail.sending.scheduling import WEEKDAYS, describe
+from briefmail.sending.service import SendView
+
+SendStatus = Literal["scheduled", "sending", "sent", "failed", "cancelled"]
+
+
+class SendOut(BaseModel):
+    """One send: `accepted` counts recipients the provider took; `errors` name failed or
+    unknown batches; `notes` say why an accepted batch was settled as it was."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: int
+    brief: str
+    kind: Literal["brief", "test"]
+    status: SendStatus
+    scheduled_for: datetime
+    recipients: int
+    accepted: int
+    failed: int
+    cancelled: int
+    queued: int
+    errors: list[str]
+    notes: list[str]
+    batches: dict[str, int]
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, view: SendView) -> SendOut:
+        return cls.model_validate(view)
+
+
+class SendList(BaseModel):
+    """Recent sends, newest first."""
+
+    sends: list[SendOut]
+
+
+class QueuedBrief(BaseModel):
+    slug: str
+    title: str
+    coverage_start: date
+
+
+class ScheduleOut(BaseModel):
+    """The weekly slot (all null when none is set), its next occurrence and the approved
+    briefs in line for it, the first of which goes out then."""
+
+    # "mon 09:00 America/New_York", as people read it.
+    summary: str | None
+    day: str | None
+    time: str | None
+    tz: str | None
+    local_time: bool | None
+    next: datetime | None
+    # With local time, when the first subscribers (at UTC+14) get it.
+    next_start: datetime | None
+    next_brief: str | None
+    queue: list[QueuedBrief]
+
+
+def current_schedule(session: Session, *, now: datetime) -> ScheduleOut:
+    """The slot and its queue as `schedule show` and `GET /api/v1/schedule` tell them."""
+    plan = weekly.plan(session, now=now)
+    rows = plan.queue if plan is not None else weekly.queued_briefs(session)
+    queue = [QueuedBrief(slug=b.slug, title=b.title, coverage_start=b.coverage_start) for b in rows]
+    if plan is None:
+        return ScheduleOut(
+            summary=None,
+            day=None,
+            time=None,
+            tz=None,
+            local_time=None,
+            next=None,
+            next_start=None,
+            next_brief=None,
+            queue=queue,
+        )
+    rule = plan.rule
+    return ScheduleOut(
+        summary=describe(rule),
+        day=WEEKDAYS[rule.weekday],
+        time=f"{rule.at:%H:%M}",
+        tz=rule.zone_name,
+        local_time=rule.local_time,
+        next=plan.next_occurrence,
+        next_start=plan.next_start,
+        next_brief=queue[0].slug if queue else None,
+        queue=queue,
+    )
