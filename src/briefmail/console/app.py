@@ -51,6 +51,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _server_error(request: Request, _exc: Exception) -> Response:
+    """No database here: it may be what failed."""
+    return console(request).renderer.page(
+        request,
+        None,
+        "error.html",
+        500,
+        title="Something went wrong",
+        lines=["Please try again in a few minutes."],
+        back_to="/console/",
+    )
+
+
 def _post(path: str, endpoint: object, limit: int = FORM_LIMIT) -> Route:
     return Route(path, endpoint, methods=["POST"], max_body_size=limit)  # type: ignore[arg-type]
 
@@ -88,7 +101,7 @@ def console_app(settings: Settings, sessions: sessionmaker[Session]) -> Starlett
     app = Starlette(
         routes=routes,
         middleware=[Middleware(ConsoleHeaders)],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, 500: _server_error},
     )
     app.state.console = ConsoleContext.build(settings, sessions)
     return app

@@ -59,11 +59,15 @@ class ConsoleContext:
     async def db(
         self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kw: P.kwargs
     ) -> T:
-        """Run `fn(session, ...)` in one committed transaction, in a worker thread."""
+        """Run `fn(session, ...)` in a worker thread and commit, as the CLI's
+        `session_scope` does (some services commit on their own, e.g. cancelling a send
+        takes the ledger's write lock); rolled back on any error."""
 
         def work() -> T:
-            with self.sessions.begin() as session:
-                return fn(session, *args, **kw)
+            with self.sessions() as session:
+                result = fn(session, *args, **kw)
+                session.commit()
+                return result
 
         return await run_in_threadpool(work)
 
