@@ -129,6 +129,7 @@ def marketer_sends_and_reads(
     page = open_page(browser, PHONE, errors)  # the whole routine on a phone
     sign_in(page, base, "marketing")
     page.get_by_role("link", name="Subscribers").click()
+    page.get_by_text("Import a CSV").click()
     page.get_by_label("CSV file").set_input_files(
         {"name": "readers.csv", "mimeType": "text/csv", "buffer": subscribers_csv()}
     )

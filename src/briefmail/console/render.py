@@ -8,6 +8,7 @@ query string, so no text from a URL is ever echoed into a page.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones
@@ -17,6 +18,7 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from briefmail import clock
 from briefmail.accounts.roles import Permission, can
 from briefmail.config import Settings
 
@@ -72,7 +74,11 @@ class Renderer:
         self.env.filters["percent"] = _percent
         self.env.filters["when"] = _when
         self.env.globals.update(
-            lang=settings.lang, Permission=Permission, zones=sorted(available_timezones())
+            lang=settings.lang,
+            Permission=Permission,
+            zones=sorted(available_timezones()),
+            now=clock.now,
+            minute=timedelta(minutes=1),
         )
 
     def page(
