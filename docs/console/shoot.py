@@ -99,7 +99,7 @@ def serve(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "briefmail", "web", "--port", str(port)], env=env, cwd=cwd
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # a busy machine starts it slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
