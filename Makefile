@@ -42,6 +42,7 @@ bench: sync
 	$(RUN) python bench/send.py
 	$(RUN) python bench/redirect.py
 	$(RUN) python bench/redirect_path.py
+	$(RUN) python bench/api.py
 
 ## console-screenshots: every console page at desktop width and 375 px, into docs/console/
 console-screenshots: sync

@@ -63,7 +63,9 @@ def _is_problem(response: httpx.Response, status: int) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["status"] == status and body["title"] and body["type"] == "about:blank"
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"] == "about:blank"
 
 
 def test_every_route_with_each_kind_of_token(api: Api) -> None:

@@ -75,8 +75,7 @@ def about(field: str) -> Iterator[None]:
     try:
         yield
     except InvalidInputError as exc:
-        named = BriefValidationError | FieldInvalid | InvalidEmailError
-        if isinstance(exc, named) or _split_field(str(exc)):
+        if isinstance(exc, BriefValidationError | FieldInvalid) or _split_field(str(exc)):
             raise
         raise FieldInvalid(field, str(exc)) from exc
 
@@ -121,8 +120,10 @@ def _validation(exc: RequestValidationError) -> JSONResponse:
     """FastAPI's own checks (types, required fields, malformed JSON), as named fields."""
     errors = []
     for error in exc.errors():
-        where = [str(part) for part in error.get("loc", ())[1:]]
-        errors.append(FieldError(field=".".join(where) or "body", message=error.get("msg", "")))
+        # A malformed JSON body is located by character offset: the field is the body.
+        where = [] if error.get("type") == "json_invalid" else error.get("loc", ())[1:]
+        field = ".".join(str(part) for part in where) or "body"
+        errors.append(FieldError(field=field, message=error.get("msg", "")))
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
     return problem(422, detail, errors=errors)
 

@@ -13,7 +13,7 @@ from briefmail import clock
 from briefmail.accounts import audit
 from briefmail.api.auth import Caller, scope
 from briefmail.api.context import ApiContext, api_context
-from briefmail.api.problems import responses
+from briefmail.api.problems import about, responses
 from briefmail.sending import service, weekly
 from briefmail.sending.runtime import engine_from_settings
 from briefmail.sending.scheduling import describe
@@ -60,7 +60,8 @@ def create_send(
     """Send an approved brief to its (narrowed) audience now or at `at`, or a proof of
     any brief to `test_to`; 409 for a draft (unless a proof)."""
     now = clock.now()
-    with ctx.transaction() as session:
+    blame = "test_to" if body.test_to is not None else "topics"
+    with ctx.transaction() as session, about(blame):
         row = service.request_send(
             session,
             body.brief,

@@ -110,6 +110,8 @@ def add_subscriber(
 ) -> SubscriberOut:
     """Add an active subscriber (201), or change an existing one's name and topics (200)."""
     with ctx.transaction() as session, about("topics"):
+        with about("email"):
+            people.normalise_email(body.email)
         with about("name"):
             people.clean_name(body.name)
         with about("timezone"):

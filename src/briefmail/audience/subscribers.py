@@ -14,9 +14,10 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Row, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
@@ -363,7 +364,13 @@ def page_subscribers(
         )
     rows = session.execute(query).all()
     more = len(rows) > limit
-    rows = rows[:limit]
+    views = _views(session, rows[:limit])
+    return views, (views[-1].id if more else None)
+
+
+def _views(
+    session: Session, rows: Sequence[Row[Any, Any, Any, Any, Any, Any, Any]]
+) -> list[SubscriberView]:
     ids = [row.id for row in rows]
     topics: dict[int, list[str]] = {}
     links = session.execute(
@@ -373,7 +380,7 @@ def page_subscribers(
     )
     for subscriber_id, slug in links:
         topics.setdefault(subscriber_id, []).append(slug)
-    views = [
+    return [
         SubscriberView(
             id=row.id,
             email=row.email,
@@ -386,4 +393,3 @@ def page_subscribers(
         )
         for row in rows
     ]
-    return views, (ids[-1] if more else None)
