@@ -32,6 +32,7 @@ from briefmail.accounts.audit import Actor
 from briefmail.accounts.roles import Permission, can
 from briefmail.console.context import ConsoleContext, console
 from briefmail.console.render import CSRF_FIELD
+from briefmail.errors import BriefmailError, InvalidInputError, NotFoundError
 from briefmail.web.forms import same_origin
 
 COOKIE = "briefmail_console"
@@ -157,3 +158,22 @@ def guard(permission: Permission, *, upload: bool = False) -> Callable[[Handler]
 def back(path: str, done: str) -> RedirectResponse:
     """After a POST: see the result with a GET (the notice is chosen by key)."""
     return RedirectResponse(f"{path}?done={done}", status_code=303)
+
+
+def refused(request: Request, visit: Visit, exc: BriefmailError, back_to: str) -> Response:
+    """A service said no (bad input 400, not found 404, wrong state 409): its words, and
+    the way back."""
+    status = 409
+    if isinstance(exc, InvalidInputError):
+        status = 400
+    elif isinstance(exc, NotFoundError):
+        status = 404
+    return console(request).renderer.page(
+        request,
+        visit,
+        "error.html",
+        status,
+        title="Not done",
+        lines=str(exc).splitlines(),
+        back_to=back_to,
+    )

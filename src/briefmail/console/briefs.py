@@ -29,10 +29,10 @@ from briefmail.briefs.errors import BriefValidationError, Problem
 from briefmail.briefs.parse import parse_brief, parse_bytes
 from briefmail.briefs.store import approve_brief, get_brief, list_briefs
 from briefmail.briefs.views import BriefOut
-from briefmail.console.auth import Visit, back, guard
+from briefmail.console.auth import Visit, back, guard, refused
 from briefmail.console.context import ConsoleContext, console
 from briefmail.console.headers import PREVIEW_POLICY
-from briefmail.errors import BriefmailError, InvalidInputError, NotFoundError
+from briefmail.errors import BriefmailError, InvalidInputError
 from briefmail.preview.build import Preview, PreviewOptions, preview_brief
 from briefmail.preview.intake import take_in
 from briefmail.preview.server import size_label
@@ -175,21 +175,6 @@ async def preview_html(request: Request, visit: Visit) -> Response:
     )
 
 
-def refused(request: Request, visit: Visit, exc: BriefmailError, back_to: str) -> Response:
-    status = 400 if isinstance(exc, InvalidInputError) else 409
-    if isinstance(exc, NotFoundError):
-        status = 404
-    return console(request).renderer.page(
-        request,
-        visit,
-        "error.html",
-        status,
-        title="Not done",
-        lines=str(exc).splitlines(),
-        back_to=back_to,
-    )
-
-
 @guard(Permission.BRIEFS_APPROVE)
 async def approve(request: Request, visit: Visit) -> Response:
     ctx = console(request)
@@ -269,11 +254,19 @@ async def send(request: Request, visit: Visit) -> Response:
     ctx = console(request)
     slug = request.path_params["slug"]
 
+    topics = [t for t in visit.form.getlist("topics") if isinstance(t, str)] if visit.form else []
+
     def run(session: Session) -> tuple[int, bool]:
         now = clock.now()
         at = _when(visit)
         row = service.request_send(
-            session, slug, at=at, now=now, by=visit.email, check_fit=ctx.check_fit
+            session,
+            slug,
+            at=at,
+            now=now,
+            topics=topics or None,
+            by=visit.email,
+            check_fit=ctx.check_fit,
         )
         scheduled = clock.as_utc(row.scheduled_for)
         audit.record(
@@ -282,7 +275,7 @@ async def send(request: Request, visit: Visit) -> Response:
             Action.SEND_CREATE,
             f"send {row.id} of {slug}",
             now=now,
-            detail={"scheduled_for": scheduled.isoformat()},
+            detail={"scheduled_for": scheduled.isoformat(), "topics": row.topics_filter},
         )
         return row.id, scheduled <= now
 

@@ -16,9 +16,8 @@ from briefmail import clock
 from briefmail.accounts import audit
 from briefmail.accounts.audit import Action
 from briefmail.accounts.roles import Permission
-from briefmail.console.auth import Visit, back, guard
+from briefmail.console.auth import Visit, back, guard, refused
 from briefmail.console.batches import BatchRow, batch_rows
-from briefmail.console.briefs import refused
 from briefmail.console.context import console
 from briefmail.db.models import Batch
 from briefmail.errors import BriefmailError, NotFoundError

@@ -25,8 +25,7 @@ from briefmail.audience import suppression
 from briefmail.audience.csv_import import ImportResult, import_csv_stream, write_csv
 from briefmail.audience.subscribers import SubscriberView
 from briefmail.audience.topics import TopicCount, list_topics
-from briefmail.console.auth import Visit, guard
-from briefmail.console.briefs import refused
+from briefmail.console.auth import Visit, guard, refused
 from briefmail.console.context import console
 from briefmail.db.models import SUBSCRIBER_STATUSES
 from briefmail.errors import BriefmailError, InvalidInputError
