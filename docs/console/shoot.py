@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "briefs" / "2024-01-08-clinician-educators.md"
 CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "screenshots-only-password"
+PASSWORD = "screenshots-only-password"  # noqa: S105 - a throwaway world's
 PEOPLE = {
     "editor": "dana.editor@example.org",
     "marketing": "mo.marketing@example.org",
@@ -137,6 +137,19 @@ def shots(base: str, slugs: tuple[str, str]) -> list[tuple[str, str, str]]:
     ]
 
 
+def watch(page: Page) -> list[str]:
+    """Script errors and console errors (CSP violations among them) as they happen."""
+    problems: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
 def photograph(base: str, out: Path, slugs: tuple[str, str]) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -146,9 +159,7 @@ def photograph(base: str, out: Path, slugs: tuple[str, str]) -> None:
             for role in ("", "editor", "marketing", "admin"):
                 context = browser.new_context(viewport={"width": width, "height": height})
                 page = context.new_page()
-                problems: list[str] = []
-                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda e: problems.append(str(e)))
+                problems = watch(page)
                 if role:
                     sign_in(page, base, role)
                 for name, who, path in shots(base, slugs):

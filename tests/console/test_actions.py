@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from briefmail import clock
 from briefmail.briefs.store import import_brief
-from briefmail.db.models import AuditEntry, Batch
+from briefmail.db.models import AuditEntry, Batch, Send
 from briefmail.db.session import session_scope
 from briefmail.sending import ledger, service
 from briefmail.sending.backends.sendgrid import SendGridBackend
@@ -61,11 +61,14 @@ def test_proof_schedule_cancel_and_the_weekly_slot(console_server: Start, tmp_pa
     token = csrf(marketing)
     day = (clock.now() + timedelta(days=2)).date()
     when = {"csrf_token": token, "mode": "at", "date": day.isoformat(), "time": "09:00"}
-    answer = marketing.post(f"/console/briefs/{slug}/send", data={**when, "tz": "America/New_York"})
+    narrowed = {**when, "tz": "America/New_York", "topics": "learning-design"}
+    answer = marketing.post(f"/console/briefs/{slug}/send", data=narrowed)
     assert answer.headers["location"] == "/console/sends/2?done=scheduled"
     view = wait_for(2, "scheduled")
     expected = datetime.combine(day, datetime.min.time().replace(hour=9))
     assert view.scheduled_for == expected.replace(tzinfo=ZoneInfo("America/New_York"))
+    with session_scope() as session:
+        assert session.get_one(Send, 2).topics_filter == ["learning-design"]
     bad = marketing.post(f"/console/briefs/{slug}/send", data={**when, "tz": "Mars/Olympus"})
     assert bad.status_code == 400
     assert "is not an IANA time zone" in bad.text
