@@ -169,9 +169,13 @@ def photograph(base: str, out: Path, slugs: tuple[str, str]) -> None:
                     if problems:
                         raise SystemExit(f"{path} at {width}px: {problems}")
                     target = out / f"{name}-{width_name}.png"
+                    # One tall viewport, not a full-page capture: Chromium paints frames
+                    # below the fold only once they are in the viewport.
                     tall = page.evaluate("document.documentElement.scrollHeight")
-                    clip = {"x": 0, "y": 0, "width": width, "height": min(tall, MAX_HEIGHT)}
-                    page.screenshot(path=str(target), full_page=True, clip=clip)
+                    page.set_viewport_size({"width": width, "height": min(tall, MAX_HEIGHT)})
+                    page.wait_for_timeout(500)
+                    page.screenshot(path=str(target))
+                    page.set_viewport_size({"width": width, "height": height})
                     print(f"wrote {target}")
                 context.close()
         browser.close()
