@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: demo test lint typecheck bench sync browsers clean
+.PHONY: demo test lint typecheck bench sync browsers clean console-screenshots
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "briefmail needs Python 3.11+ ($(PYTHON) not found)"; exit 1; }
@@ -44,6 +44,10 @@ bench: sync
 	$(RUN) python bench/redirect_path.py
 	$(RUN) python bench/api.py
 	$(RUN) python bench/archive.py
+
+## console-screenshots: every console page at desktop width and 375 px, into docs/console/
+console-screenshots: sync
+	$(RUN) python docs/console/shoot.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache briefmail-demo

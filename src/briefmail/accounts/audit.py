@@ -26,6 +26,7 @@ CLI_SOURCE = "cli"
 class Action(StrEnum):
     SIGN_IN = "session.sign-in"
     SIGN_OUT = "session.sign-out"
+    SIGN_IN_REFUSED = "session.sign-in-refused"  # a wrong email or password (not throttled)
     BRIEF_IMPORT = "brief.import"
     BRIEF_APPROVE = "brief.approve"
     SEND_CREATE = "send.create"
@@ -38,6 +39,7 @@ class Action(StrEnum):
     SUBSCRIBER_UNSUBSCRIBE = "subscriber.unsubscribe"
     SUBSCRIBER_SUPPRESS = "subscriber.suppress"
     SUBSCRIBERS_IMPORT = "subscribers.import"
+    SUBSCRIBERS_EXPORT = "subscribers.export"
     USER_ADD = "user.add"
     USER_SET_ROLE = "user.set-role"
     USER_REMOVE = "user.remove"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from briefmail import clock
@@ -15,12 +14,11 @@ from briefmail.api.auth import Caller, scope
 from briefmail.api.context import ApiContext, api_context
 from briefmail.api.problems import about, responses
 from briefmail.sending import service, weekly
-from briefmail.sending.runtime import engine_from_settings
 from briefmail.sending.scheduling import describe
 from briefmail.sending.views import ScheduleOut, SendList, SendOut, current_schedule
+from briefmail.web.dispatch import start_send
 
 router = APIRouter(tags=["sends"])
-log = logging.getLogger(__name__)
 
 
 class SendIn(BaseModel):
@@ -53,7 +51,6 @@ class ScheduleIn(BaseModel):
 )
 def create_send(
     body: SendIn,
-    background: BackgroundTasks,
     caller: Caller = scope("sends:write"),
     ctx: ApiContext = Depends(api_context),
 ) -> SendOut:
@@ -84,30 +81,9 @@ def create_send(
         )
         send_id = row.id
     if when <= now:
-        _start(ctx, send_id, background)
+        start_send(ctx.settings, send_id)
     with ctx.transaction() as session:
         return SendOut.of(service.get_send(session, send_id))
-
-
-def _start(ctx: ApiContext, send_id: int, background: BackgroundTasks) -> None:
-    """Queued only now that the send is committed (a worker must find it): for the
-    workers when there is a broker, else run here once the response is sent."""
-    if ctx.settings.broker_url:
-        from worker.tasks import enqueue_work
-
-        enqueue_work()
-    else:
-        background.add_task(_drain, ctx, send_id)
-
-
-def _drain(ctx: ApiContext, send_id: int) -> None:
-    engine = engine_from_settings(ctx.settings)
-    try:
-        service.drain_send(engine, send_id)
-    except Exception:  # the send's own state records what happened
-        log.exception("in-process send %s stopped", send_id)
-    finally:
-        engine.close()
 
 
 @router.get("/sends", response_model=SendList, responses=responses(401, 403, 422))

@@ -102,6 +102,14 @@ class BriefReport:
     by_topic: Mapping[str, TopicFigures]
     filtered_by_reason: Mapping[str, int]
     timeline: tuple[TimePoint, ...]
+    # Distinct subscribers with a human click on any listed link (the brief's click rate).
+    unique_human_clickers: int = 0
+
+    @property
+    def click_rate(self) -> float | None:
+        """Unique human clickers of the whole brief / reached (as for each link)."""
+        base = self.audience.base
+        return self.unique_human_clickers / base if base else None
 
 
 @dataclass
@@ -179,6 +187,7 @@ def brief_report(session: Session, slug: str) -> BriefReport:
         },
         filtered_by_reason=dict(sorted(reasons.items())),
         timeline=_timeline(session, send_ids, links),
+        unique_human_clickers=len(set().union(*(t.clickers for t in overall.values()))),
     )
 
 

@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from briefmail.api.app import PREFIX, create_api
 from briefmail.archive.routes import archive_routes
 from briefmail.config import Settings, get_settings
+from briefmail.console.app import console_app
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
         Route("/healthz", healthz, methods=["GET"]),
         Mount(PREFIX, app=create_api(ctx.settings)),
         *archive_routes(ctx.settings, ctx.sessions),
+        Mount("/console", app=console_app(ctx.settings, ctx.sessions)),
     ]
     app = Starlette(
         routes=routes,
