@@ -1,8 +1,8 @@
 """The `briefmail` command.
 
 Commands are thin: parse arguments, call a service, print. Library errors become
-exit codes only here: bad input (a brief, a CSV, an argument) exits 2, any other
-refusal exits 1, and neither prints a traceback.
+exit codes only here: bad input (a brief, a CSV, an argument, a setting) exits 2, any
+other refusal exits 1, and neither prints a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.console import Console
 
-from briefmail.errors import BriefmailError, InvalidInputError
+from briefmail.errors import BriefmailError, ConfigError, InvalidInputError
 
 app = typer.Typer(
     name="briefmail",
@@ -53,7 +53,7 @@ def fail(message: str, *, code: int = 1) -> typer.Exit:
 def main() -> None:
     try:
         app()
-    except InvalidInputError as exc:
+    except (InvalidInputError, ConfigError) as exc:
         err_console.print(f"briefmail: error: {exc}", markup=False)
         sys.exit(2)
     except BriefmailError as exc:

@@ -23,6 +23,7 @@ def worker(
     """Send due work: `celery -A worker.app worker -B` when BRIEFMAIL_BROKER_URL is set,
     else a loop in this process that ticks every BRIEFMAIL_TICK_SECONDS."""
     settings = get_settings()
+    settings.signing_keys()  # a missing or guessable key stops here, in one line
     if settings.broker_url:
         from worker.app import app as celery_app
 
