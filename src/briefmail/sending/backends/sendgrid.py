@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from briefmail.render.addresses import display_name
 from briefmail.render.personalise import placeholder
 from briefmail.sending.backends.base import (
     BatchResult,
@@ -179,7 +180,7 @@ def _personalization(
         "subscriber_id": str(r.subscriber_id or 0),
         "attempt_key": batch.attempt_key,
     }
-    to = {"email": r.email, "name": r.name} if r.name else {"email": r.email}
+    to = {"email": r.email, "name": display_name(r.name)} if r.name else {"email": r.email}
     return {
         "to": [to],
         "substitutions": substitutions,
