@@ -24,7 +24,7 @@ from starlette.requests import Request
 from briefmail.config import Settings
 from briefmail.db.models import SendLink
 from briefmail.db.session import session_factory
-from briefmail.tracking.events import PROVIDERS
+from briefmail.tracking.providers import PROVIDERS
 from briefmail.tracking.recorder import ClickRecorder
 from briefmail.tracking.spool import ClickSpool
 from briefmail.tracking.writer import WriterProcessSink
