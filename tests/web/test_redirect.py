@@ -210,5 +210,4 @@ def test_healthz(db_url, start_server) -> None:
         "written": 0,
         "dropped": 0,
         "failures": 0,
-        "last_error": None,
     }
