@@ -125,6 +125,17 @@ class Settings(BaseSettings):
         "", description="Redis for the click stream; defaults to the broker URL when that is Redis."
     )
     lang: str = Field("en", description="Language of the email (the lang attribute).")
+    signup_limit_per_client: int = Field(
+        10,
+        ge=1,
+        description="Sign-ups taken from one client (IPv4 address or IPv6 /64) per 10 minutes.",
+    )
+    signup_limit_global: int = Field(
+        300,
+        ge=1,
+        description="Sign-ups taken from everyone together per hour (shared through Redis "
+        "when it is configured).",
+    )
 
     @field_validator("public_url", "sendgrid_host")
     @classmethod

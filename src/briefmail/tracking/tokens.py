@@ -32,7 +32,7 @@ class Purpose(StrEnum):
     CLICK = "c"  # ints: send_id, link_id, subscriber_id
     UNSUBSCRIBE = "u"  # ints: subscriber_id, send_id (0 when not from a send)
     PREFERENCES = "p"  # ints: subscriber_id, send_id
-    CONFIRM = "f"  # ints: subscriber_id
+    CONFIRM = "f"  # ints: signup_request_id
 
 
 class BadToken(ValueError):
@@ -176,6 +176,10 @@ def click_token(keys: Sequence[bytes], send_id: int, link_id: int, subscriber_id
 def subscriber_token(
     keys: Sequence[bytes], purpose: Purpose, subscriber_id: int, secret: str, send_id: int = 0
 ) -> str:
-    """Unsubscribe, preferences or confirm token, bound to the subscriber's own secret."""
-    ints = (subscriber_id,) if purpose is Purpose.CONFIRM else (subscriber_id, send_id)
-    return sign(keys, purpose, *ints, extra=secret.encode())
+    """Unsubscribe or preferences token, bound to the subscriber's own secret."""
+    return sign(keys, purpose, subscriber_id, send_id, extra=secret.encode())
+
+
+def signup_token(keys: Sequence[bytes], request_id: int, secret: str) -> str:
+    """The confirmation link's token, bound to the sign-up request's own secret."""
+    return sign(keys, Purpose.CONFIRM, request_id, extra=secret.encode())
