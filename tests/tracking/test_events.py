@@ -99,7 +99,9 @@ def test_parse_into_one_type_with_the_raw_event_kept() -> None:
     assert nested.delivery_id is None
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b'{"event": "x"}', b"\xff\xfe", b"[1e400]"])
+@pytest.mark.parametrize(
+    "body", [b"", b"{", b'{"event": "x"}', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000]
+)
 def test_bad_bodies_are_invalid_input(body: bytes) -> None:
     with pytest.raises(InvalidInputError):
         parse_sendgrid(body)
@@ -109,16 +111,24 @@ def test_items_that_cannot_be_stored_are_refused_alone() -> None:
     deep: object = "x"
     for _ in range(40):
         deep = [deep]
-    body = json.dumps(
-        [1, {"event": "open", "email": "a\u0000@x.org"}, {"event": "open", "deep": deep}, {}]
-    ).encode()
+    items = [
+        1,
+        {"event": "open", "email": "a\u0000@x.org"},
+        {"event": "open", "deep": deep},
+        {"event": "open", "reason": "\ud800"},
+        {},
+    ]
+    body = json.dumps(items).encode()[:-1] + b', {"timestamp": 1e400}, {"n": NaN}]'
     batch = parse_sendgrid(body)
     assert [(r.index, r.reason) for r in batch.refused] == [
         (0, "expected an object"),
-        (1, "a NUL character"),
+        (1, "a NUL character or an unpaired surrogate"),
         (2, "nested deeper than 16 levels"),
+        (3, "a NUL character or an unpaired surrogate"),
+        (5, "a number out of range"),
+        (6, "a number out of range"),
     ]
-    assert batch.positions == [3]
+    assert batch.positions == [4]
 
 
 def test_the_dedupe_key_ignores_the_event_id_but_not_the_content() -> None:
