@@ -33,13 +33,13 @@ _HOW = "make one with `openssl rand -base64 48`"
 
 def check_key(key: str, setting: str, *, where: str = "") -> bytes:
     """The key's bytes, or ConfigError naming `setting` when it is guessable."""
-    place = f"{setting}: {where}" if where else setting
+    place = f"{setting}: {where} holds" if where else f"{setting}: holds"
     if key == PLACEHOLDER or key.lower().startswith("change-me"):
-        raise ConfigError(f"{place} holds the placeholder from .env.example; {_HOW}")
+        raise ConfigError(f"{place} the placeholder from .env.example; {_HOW}")
     size = len(key.encode())
     if size < MIN_KEY_BYTES:
         raise ConfigError(
-            f"{place} holds a key of {size} bytes; at least {MIN_KEY_BYTES} are needed; {_HOW}"
+            f"{place} a key of {size} bytes; at least {MIN_KEY_BYTES} are needed; {_HOW}"
         )
     return key.encode()
 

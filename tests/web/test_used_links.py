@@ -4,6 +4,7 @@ list cannot subscribe the address again (only a new sign-up and its own link can
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import select
 
 from briefmail.config import get_settings
 from briefmail.db.models import Subscriber
@@ -19,7 +20,7 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(db_url, start_ser
     path = confirm_path(outbox_messages(1)[0])
     assert press_confirm(server.url, path).status_code == 200
     with session_scope(db_url) as s:
-        row = s.query(Subscriber).one()
+        row = s.scalars(select(Subscriber)).one()
         leave = subscriber_token(
             get_settings().signing_keys(), Purpose.UNSUBSCRIBE, row.id, row.secret
         )
