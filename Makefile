@@ -48,6 +48,7 @@ bench: sync
 ## console-screenshots: every console page at desktop width and 375 px, into docs/console/
 console-screenshots: sync
 	$(RUN) python docs/console/shoot.py
+	$(RUN) python bench/tokens.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache briefmail-demo

@@ -57,7 +57,7 @@ PG_ADMIN = os.environ.get(
     "BRIEFMAIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 BROKER = os.environ.get("BRIEFMAIL_BENCH_BROKER_URL", "redis://127.0.0.1:6379/4")
-SECRET = "bench-secret-key-0123456789"
+SECRET = "bench-secret-key-0123456789-abcdefghijkl"
 API_KEY = "SG.test-key"
 TOPICS = ["learning-design", "workflow-based-education", "accreditation-operations", "clinical-ai"]
 EXAMPLE = ROOT / "examples/briefs/2024-01-08-clinician-educators.md"

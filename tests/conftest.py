@@ -26,6 +26,8 @@ PG_ADMIN_URL = os.environ.get(
 REDIS_TEST_URL = os.environ.get("BRIEFMAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_BRIEF = ROOT / "examples" / "briefs" / "2024-01-08-clinician-educators.md"
+# The signing key of every test (at least 32 bytes: shorter keys are refused).
+TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijkl"
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +39,7 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BRIEFMAIL_DATABASE_URL", f"sqlite:///{tmp_path / 'briefmail.db'}")
     monkeypatch.setenv("BRIEFMAIL_OUTBOX_DIR", str(tmp_path / "outbox"))
-    monkeypatch.setenv("BRIEFMAIL_SECRET_KEY", "test-secret-key-0123456789")
+    monkeypatch.setenv("BRIEFMAIL_SECRET_KEY", TEST_SECRET_KEY)
     monkeypatch.setenv("BRIEFMAIL_PUBLIC_URL", "https://brief.example.org")
     get_settings.cache_clear()
     dispose_engines()

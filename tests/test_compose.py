@@ -4,6 +4,7 @@ every command it runs exists in the package with arguments the command accepts."
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -109,6 +110,59 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         [binary, "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_app_service_requires_the_one_signing_key(compose: dict[str, Any]) -> None:
+    """Unset, compose must stop (each container would make its own key, and the worker
+    would sign links the web app refuses); set, every service gets the same value."""
+    keys = {
+        compose["services"][name]["environment"]["BRIEFMAIL_SECRET_KEY"] for name in APP_SERVICES
+    }
+    assert len(keys) == 1
+    [key] = keys
+    assert key.startswith("${BRIEFMAIL_SECRET_KEY:?")
+    for name in APP_SERVICES:
+        assert "BRIEFMAIL_SECRET_KEY_FILE" not in compose["services"][name]["environment"]
+
+
+def test_compose_stops_without_a_signing_key(tmp_path: Path) -> None:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("docker-compose is not installed (CI installs Debian's docker-compose)")
+        pytest.skip("docker-compose not installed")
+    shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
+    env = (ROOT / ".env.example").read_text()
+    (tmp_path / ".env").write_text(env.replace("\nBRIEFMAIL_SECRET_KEY=", "\n#"))
+    result = subprocess.run(
+        [binary, "config", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("BRIEFMAIL_")},
+    )
+    assert result.returncode != 0
+    assert "BRIEFMAIL_SECRET_KEY" in result.stderr
+
+
+def test_the_web_app_trusts_only_its_proxy(compose: dict[str, Any]) -> None:
+    """Behind a TLS proxy every reader would share the proxy's address (one sign-up
+    bucket for all, every click from one place) unless the proxy is trusted; trusting
+    anyone else would let a client choose its own address."""
+    web = compose["services"]["web"]
+    command = web["command"]
+    trusted = command[command.index("--forwarded-allow-ips") + 1]
+    default = trusted.removeprefix("${TRUSTED_PROXY:-").removesuffix("}")
+    assert trusted.startswith("${TRUSTED_PROXY:-")
+    assert ipaddress.ip_address(default)
+    [network] = compose["networks"]["default"]["ipam"]["config"]
+    assert network["gateway"] == default  # where a proxy on the host connects from
+    assert ipaddress.ip_address(default) in ipaddress.ip_network(network["subnet"])
+    # Published on the loopback interface only: reachable by the host's proxy alone.
+    for service in ("web", "mailpit"):
+        for port in compose["services"][service]["ports"]:
+            assert str(port).startswith("127.0.0.1:"), (service, port)
 
 
 def test_the_web_app_keeps_its_click_spool_in_a_volume(compose: dict[str, Any]) -> None:

@@ -3,13 +3,11 @@
 Every default works on a laptop with no server: SQLite, tasks in-process, the outbox
 backend. Production overrides them through the environment only; secrets are never
 read from anywhere else (the generated development key file is the one exception,
-and only when `BRIEFMAIL_SECRET_KEY` is unset).
+and only for SQLite when `BRIEFMAIL_SECRET_KEY` is unset; see `signing_keys`).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from briefmail import setting_checks
 from briefmail.errors import ConfigError
+from briefmail.signing_keys import check_key, development_key
 
 EmailBackendName = Literal["outbox", "smtp", "sendgrid"]
 
@@ -71,11 +70,13 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         None,
-        description="HMAC key(s) for signed links, comma-separated; the first signs, all verify.",
+        description="HMAC key(s) for signed links, comma-separated, each at least 32 bytes; "
+        "the first signs, all verify.",
     )
     secret_key_file: Path = Field(
         Path("briefmail.secret"),
-        description="Development only: generated key file used when BRIEFMAIL_SECRET_KEY is unset.",
+        description="Development only: generated key file used with SQLite when "
+        "BRIEFMAIL_SECRET_KEY is unset.",
     )
     postal_address: str = Field(
         "Clinician Learning Brief · 100 Example Street · Boston, MA 02110 · USA",
@@ -151,6 +152,17 @@ class Settings(BaseSettings):
         description="How often the web app asks the database whether a brief went out, "
         "to refresh its cached archive pages and feed.",
     )
+    signup_limit_per_client: int = Field(
+        10,
+        ge=1,
+        description="Sign-ups taken from one client (IPv4 address or IPv6 /64) per 10 minutes.",
+    )
+    signup_limit_global: int = Field(
+        300,
+        ge=1,
+        description="Sign-ups taken from everyone together per hour (shared through Redis "
+        "when it is configured).",
+    )
 
     @field_validator("public_url", "sendgrid_host")
     @classmethod
@@ -209,15 +221,25 @@ class Settings(BaseSettings):
         return setting_checks.language(value)
 
     def signing_keys(self) -> list[bytes]:
-        """Keys for HMAC links: the first signs, every one verifies (rotation)."""
+        """Keys for HMAC links: the first signs, every one verifies (rotation).
+
+        ConfigError (one line naming the setting) for a key anyone could know or
+        guess: the `.env.example` placeholder, or under `MIN_KEY_BYTES`. Without
+        BRIEFMAIL_SECRET_KEY only the SQLite demo may use a generated key file: every
+        process of a real deployment must sign with the one key the others verify.
+        """
         if self.secret_key is not None:
-            keys = [k.strip() for k in self.secret_key.get_secret_value().split(",") if k.strip()]
+            text = self.secret_key.get_secret_value()
+            keys = [k.strip() for k in text.split(",") if k.strip()]
             if not keys:
                 raise ConfigError("BRIEFMAIL_SECRET_KEY: is set but holds no key")
-            if any(len(k) < 16 for k in keys):
-                raise ConfigError("BRIEFMAIL_SECRET_KEY: every key must be at least 16 characters")
-            return [k.encode() for k in keys]
-        return [_development_key(self.secret_key_file)]
+            return [check_key(k, "BRIEFMAIL_SECRET_KEY") for k in keys]
+        if not self.database_url.startswith("sqlite"):
+            raise ConfigError(
+                "BRIEFMAIL_SECRET_KEY: is required with a database other than SQLite "
+                "(the generated key file is for the SQLite demo only)"
+            )
+        return [development_key(self.secret_key_file)]
 
     @property
     def series_name(self) -> str:
@@ -229,19 +251,6 @@ class Settings(BaseSettings):
         if self.redis_url:
             return self.redis_url
         return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else ""
-
-
-def _development_key(path: Path) -> bytes:
-    """A per-checkout random key so the embedded default works without configuration."""
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32) + "\n")
-    return path.read_text().strip().encode()
 
 
 @lru_cache(maxsize=1)

@@ -15,10 +15,10 @@ from briefmail.render.email import render_email
 from briefmail.tracking.tokens import Purpose, verify
 from tests.briefs.variants import edited, example_text, write
 from tests.cli import run_cli
-from tests.conftest import EXAMPLE_BRIEF
+from tests.conftest import EXAMPLE_BRIEF, TEST_SECRET_KEY
 from tests.render.html_doc import parse_html, squash
 
-KEYS = [b"test-secret-key-0123456789"]  # BRIEFMAIL_SECRET_KEY in tests/conftest.py
+KEYS = [TEST_SECRET_KEY.encode()]  # BRIEFMAIL_SECRET_KEY in tests/conftest.py
 PUBLIC = "https://brief.example.org"  # BRIEFMAIL_PUBLIC_URL in tests/conftest.py
 
 

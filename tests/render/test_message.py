@@ -17,7 +17,8 @@ def build(**overrides: str) -> EmailMessage:
     arguments = {
         "subject": "Clinician-Educators \u2014 coaching",
         "from_address": "Clinician Learning Brief <brief@example.org>",
-        "to": "Ana P\u00e9rez <ana@example.com>",
+        "to": "ana@example.com",
+        "to_name": "Ana P\u00e9rez",
         "html": HTML,
         "text": TEXT,
         "unsubscribe_url": "https://brief.example.org/u/TOKEN",

@@ -26,7 +26,8 @@ from briefmail.sending.backends.base import BatchResult, PermanentError
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from briefmail.sending.engine import Engine
 from briefmail.sending.retry import RetryPolicy
-from briefmail.tracking.events import apply_events, parse_sendgrid
+from briefmail.tracking.events import apply_events
+from briefmail.tracking.sendgrid_events import parse_sendgrid
 from tests.cli import run_cli
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid, exactly_once
 from tests.sending.helpers import T0, add_people, make_engine, started_send, store_brief
@@ -81,7 +82,9 @@ def _events_of(fake: FakeSendGrid, key: str, event: str, **extra: Any) -> list[d
 def _webhook(events: list[dict[str, Any]]) -> None:
     """What `POST /webhooks/sendgrid` does with a verified batch of events."""
     with session_scope() as session:
-        apply_events(session, parse_sendgrid(json.dumps(events).encode()), received_at=clock.now())
+        apply_events(
+            session, parse_sendgrid(json.dumps(events).encode()).events, received_at=clock.now()
+        )
 
 
 def _resolve_resend(batch_id: int, grace_seconds: float = 0.0) -> Batch:

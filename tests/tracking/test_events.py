@@ -14,14 +14,8 @@ from sqlalchemy import func, select
 from briefmail.db.models import Delivery, ProviderEvent, Subscriber, Suppression
 from briefmail.db.session import session_scope
 from briefmail.errors import ConfigError, InvalidInputError
-from briefmail.tracking.events import (
-    EventKind,
-    SignatureError,
-    apply_events,
-    load_public_key,
-    parse_sendgrid,
-    verify_sendgrid,
-)
+from briefmail.tracking.events import EventKind, SignatureError, apply_events
+from briefmail.tracking.sendgrid_events import load_public_key, parse_sendgrid, verify_sendgrid
 from tests.tracking.factories import build_world
 
 NOW = datetime(2024, 1, 8, 10, 0, tzinfo=UTC)
@@ -91,7 +85,7 @@ def test_parse_into_one_type_with_the_raw_event_kept() -> None:
             {"event": "delivered", "custom_args": {"send_id": 3, "delivery_id": "x1"}},
         ]
     ).encode()
-    bounce, odd, nested = parse_sendgrid(body)
+    bounce, odd, nested = parse_sendgrid(body).events
     assert bounce.kind is EventKind.BOUNCE
     assert not bounce.hard_bounce
     assert (bounce.send_id, bounce.batch_id, bounce.delivery_id) == (3, 4, 9)
@@ -105,10 +99,36 @@ def test_parse_into_one_type_with_the_raw_event_kept() -> None:
     assert nested.delivery_id is None
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b'{"event": "x"}', b"[1]", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body", [b"", b"{", b'{"event": "x"}', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000]
+)
 def test_bad_bodies_are_invalid_input(body: bytes) -> None:
     with pytest.raises(InvalidInputError):
         parse_sendgrid(body)
+
+
+def test_items_that_cannot_be_stored_are_refused_alone() -> None:
+    deep: object = "x"
+    for _ in range(40):
+        deep = [deep]
+    items = [
+        1,
+        {"event": "open", "email": "a\u0000@x.org"},
+        {"event": "open", "deep": deep},
+        {"event": "open", "reason": "\ud800"},
+        {},
+    ]
+    body = json.dumps(items).encode()[:-1] + b', {"timestamp": 1e400}, {"n": NaN}]'
+    batch = parse_sendgrid(body)
+    assert [(r.index, r.reason) for r in batch.refused] == [
+        (0, "expected an object"),
+        (1, "a NUL character or an unpaired surrogate"),
+        (2, "nested deeper than 16 levels"),
+        (3, "a NUL character or an unpaired surrogate"),
+        (5, "a number out of range"),
+        (6, "a number out of range"),
+    ]
+    assert batch.positions == [4]
 
 
 def test_the_dedupe_key_ignores_the_event_id_but_not_the_content() -> None:
@@ -121,7 +141,7 @@ def test_the_dedupe_key_ignores_the_event_id_but_not_the_content() -> None:
                 {**base, "sg_event_id": "one", "timestamp": 2},
             ]
         ).encode()
-    )
+    ).events
     assert first.dedupe_key == retried.dedupe_key != other.dedupe_key
 
 
@@ -142,7 +162,8 @@ def event(world, sub: int, name: str, ts: int = 1704708000, **extra) -> dict:
 
 def apply(url: str, raw_events: list[dict]):
     with session_scope(url) as s:
-        return apply_events(s, parse_sendgrid(json.dumps(raw_events).encode()), received_at=NOW)
+        events = parse_sendgrid(json.dumps(raw_events).encode()).events
+        return apply_events(s, events, received_at=NOW)
 
 
 def statuses(url: str) -> dict[int, str]:

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from briefmail import clock
 from briefmail.db.models import Delivery, ProviderEvent, Subscriber, Suppression
-from briefmail.db.session import session_scope
+from briefmail.db.session import get_engine, session_scope
 from tests.tracking.factories import build_world
 from tests.tracking.test_events import key_pair, signed
 
@@ -146,3 +146,47 @@ def test_oversized_and_wrong_methods(db_url, start_server) -> None:
     for method in ("GET", "PUT", "DELETE"):
         assert httpx.request(method, f"{server.url}/webhooks/sendgrid").status_code == 405
     assert counts(db_url) == (0, 0)
+
+
+@pytest.fixture
+def poison_refused(db_url):
+    """The database itself refuses any event named "poison" (a constraint no check of
+    ours knows about), as it might refuse some data nobody foresaw."""
+    engine = get_engine(db_url)  # migrated first (SQLite upgrades itself)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "ALTER TABLE provider_events ADD CONSTRAINT ck_test_poison "
+                    "CHECK (event <> 'poison') NOT VALID"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER test_poison BEFORE INSERT ON provider_events "
+                    "WHEN NEW.event = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END"
+                )
+            )
+    yield
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE provider_events DROP CONSTRAINT ck_test_poison"))
+        else:
+            conn.execute(text("DROP TRIGGER test_poison"))
+
+
+def test_an_event_the_database_refuses_is_refused_alone(
+    db_url, start_server, poison_refused
+) -> None:
+    world = build_world(db_url)
+    private, public = key_pair()
+    server = start_server(sendgrid_webhook_public_key=public)
+    batch = [{"event": "poison", "email": "x@example.org", "timestamp": 1}, *events_for(world)]
+    answer = post(server, private, json.dumps(batch).encode())
+    assert answer.status_code == 400
+    assert answer.json()["new"] == 2
+    [refused] = answer.json()["refused"]
+    assert refused["index"] == 0
+    assert "database refused" in refused["reason"]
+    assert counts(db_url) == (2, 1)  # the delivery and the bounce (and its suppression)

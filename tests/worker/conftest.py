@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TEST_SECRET_KEY
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
 
 BROKER_URL = os.environ.get("BRIEFMAIL_TEST_BROKER_URL", "redis://127.0.0.1:6379/4")
@@ -42,7 +42,7 @@ def worker_env(db_url: str, broker: str, fake: FakeSendGrid, **extra: str) -> di
         BRIEFMAIL_EMAIL_BACKEND="sendgrid",
         BRIEFMAIL_SENDGRID_API_KEY=API_KEY,
         BRIEFMAIL_SENDGRID_HOST=fake.url,
-        BRIEFMAIL_SECRET_KEY=os.environ.get("BRIEFMAIL_SECRET_KEY", "test-secret-key-0123456789"),
+        BRIEFMAIL_SECRET_KEY=os.environ.get("BRIEFMAIL_SECRET_KEY", TEST_SECRET_KEY),
         BRIEFMAIL_PUBLIC_URL="https://brief.example.org",
         BRIEFMAIL_TICK_SECONDS="0.5",
         BRIEFMAIL_SEND_RETRY_BASE_SECONDS="0.2",

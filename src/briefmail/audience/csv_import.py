@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from briefmail import clock
 from briefmail.audience._writer import Change, Existing, NewSubscriber, bulk_writer
+from briefmail.audience.csv_cells import neutralise, restore
 from briefmail.audience.subscribers import (
     STOPPED_STATUSES,
     InvalidEmailError,
@@ -111,7 +112,7 @@ def _records(text: TextIO) -> Iterator[_Record]:
             yield _Record(start, [], f"unreadable row: {exc}")
             continue
         if any(f.strip() for f in fields):
-            yield _Record(start, fields)
+            yield _Record(start, [restore(f) for f in fields])
 
 
 class _RowError(Exception):
@@ -405,11 +406,13 @@ def _read_ahead(items: Iterator[T]) -> Iterator[T]:
 
 
 def write_csv(session: Session, out: TextIO) -> int:
-    """Every subscriber as CSV (`email,name,topics,status`), re-importable; returns rows."""
+    """Every subscriber as CSV (`email,name,topics,status`), re-importable and with no
+    cell a spreadsheet would run (`csv_cells`); returns the number of rows."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_HEADER)
     count = 0
     for view in iter_subscribers(session):
-        writer.writerow([view.email, view.name, ";".join(view.topics), view.status])
+        row = (view.email, view.name, ";".join(view.topics), view.status)
+        writer.writerow([neutralise(cell) for cell in row])
         count += 1
     return count

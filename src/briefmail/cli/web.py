@@ -30,7 +30,9 @@ def web(
     SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish and every
     buffered click is written before the process exits.
     """
-    if workers > 1 and not get_settings().click_redis_url:
+    settings = get_settings()
+    settings.signing_keys()  # a missing or guessable key stops here, in one line
+    if workers > 1 and not settings.click_redis_url:
         raise InvalidInputError(
             "--workers > 1 needs BRIEFMAIL_REDIS_URL: clicks from every worker go through "
             "the Redis stream so one drainer sees them all (burst detection needs that)"

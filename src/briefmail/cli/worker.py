@@ -26,6 +26,7 @@ def worker(
 
     settings = get_settings()
     check_ready(settings.database_url)  # one line now, not a failure per tick
+    settings.signing_keys()  # a missing or guessable key stops here, in one line
     if settings.broker_url:
         from worker.app import app as celery_app
 

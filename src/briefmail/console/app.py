@@ -22,7 +22,7 @@ from briefmail.console import auditlog, briefs, dashboard, login, reports, sched
 from briefmail.console import subscribers as people
 from briefmail.console.auth import current_visit
 from briefmail.console.context import ConsoleContext, console
-from briefmail.console.headers import ConsoleHeaders
+from briefmail.console.headers import NoStore
 
 STATIC = Path(__file__).with_name("static")
 # A brief file or a CSV of subscribers; every other console form is tiny.
@@ -100,7 +100,7 @@ def console_app(settings: Settings, sessions: sessionmaker[Session]) -> Starlett
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(ConsoleHeaders)],
+        middleware=[Middleware(NoStore)],
         exception_handlers={HTTPException: _http_error, 500: _server_error},
     )
     app.state.console = ConsoleContext.build(settings, sessions)

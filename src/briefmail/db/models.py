@@ -141,6 +141,27 @@ class Subscriber(Base):
     topics: Mapped[list[Topic]] = relationship(secondary=subscriber_topics, lazy="selectin")
 
 
+class SignupRequest(Base):
+    """A sign-up waiting for its owner: kept apart from subscribers, so asking changes
+    no subscriber (not a status, a name or a topic) until the confirmation link's page
+    is submitted. One row per address; it is deleted when confirmed."""
+
+    __tablename__ = "signup_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    # Topic slugs asked for ([] = every topic): what the confirmation page offers first.
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    # Signs this request's confirmation link; a new one when the request starts over.
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Confirmation emails sent since `window_started_at`, and the last one.
+    mails: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime | None]
+    mailed_at: Mapped[datetime | None]
+
+
 class Suppression(Base):
     """Addresses no send may ever reach, whatever a later import says."""
 

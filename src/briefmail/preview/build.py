@@ -11,7 +11,6 @@ import html as html_lib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr
 from pathlib import Path
 
 from briefmail.briefs.model import Brief
@@ -125,7 +124,8 @@ def preview_brief(brief: Brief, options: PreviewOptions) -> Preview:
     message = build_message(
         subject=rendered.subject,
         from_address=options.from_address,
-        to=formataddr((SAMPLE_NAME, SAMPLE_EMAIL)),
+        to=SAMPLE_EMAIL,
+        to_name=SAMPLE_NAME,
         html=html,
         text=text,
         unsubscribe_url=text_values[p.UNSUBSCRIBE_URL],

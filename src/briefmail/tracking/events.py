@@ -1,10 +1,11 @@
-"""Provider events: verify, parse into one `DeliveryEvent` type, apply.
+"""Provider events: one `DeliveryEvent` type, and applying events to the ledger.
 
-SendGrid posts batches of events to `/webhooks/sendgrid`. The pipeline is the one
+Providers post batches of events to `/webhooks/{provider}`. The pipeline is the one
 django-anymail taught: verify the request (a bad signature, a missing one and a stale
 one get the same refusal, so a prober learns nothing), parse each provider event into
 one normalised type with the raw event kept, unknown kinds mapped to `unknown` rather
-than a crash; then apply.
+than a crash; then apply. A provider supplies its part as a `WebhookProvider`
+(`tracking.providers`); SendGrid's is `tracking.sendgrid_events`.
 
 Applying is idempotent. Every event is stored as a `ProviderEvent` under a hash of its
 own content (SendGrid may retry a batch with new `sg_event_id`s, so the id alone does
@@ -17,18 +18,12 @@ address on the suppression list at once; the sending ledger reads stored
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,14 +31,8 @@ from sqlalchemy.orm import Session
 from briefmail.audience.subscribers import normalise_email
 from briefmail.audience.suppression import suppress
 from briefmail.db.models import DELIVERY_STATUSES, Delivery, ProviderEvent, Subscriber
-from briefmail.errors import BriefmailError, ConfigError, InvalidInputError
+from briefmail.errors import BriefmailError, InvalidInputError
 from briefmail.tracking.inserts import insert_new
-
-SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
-MAX_AGE_SECONDS = 600  # a signed request older than this is a replay
-MAX_FUTURE_SECONDS = 60  # clock skew we forgive; beyond it the timestamp is forged
-CUSTOM_ARGS = ("send_id", "batch_id", "delivery_id", "subscriber_id", "attempt_key")
 
 
 class SignatureError(BriefmailError):
@@ -89,167 +78,37 @@ class DeliveryEvent:
         return self.kind is EventKind.BOUNCE and (self.bounce_type or "bounce") == "bounce"
 
 
-# --------------------------------------------------------------------------- SendGrid
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An item of a batch that cannot be stored: its place in the batch and why."""
 
-SENDGRID_KINDS: Mapping[str, EventKind] = {
-    "processed": EventKind.PROCESSED,
-    "deferred": EventKind.DEFERRED,
-    "delivered": EventKind.DELIVERED,
-    "bounce": EventKind.BOUNCE,
-    "dropped": EventKind.DROPPED,
-    "spamreport": EventKind.SPAMREPORT,
-    "unsubscribe": EventKind.UNSUBSCRIBE,
-    "group_unsubscribe": EventKind.UNSUBSCRIBE,
-    "group_resubscribe": EventKind.RESUBSCRIBE,
-    "open": EventKind.OPEN,
-    "click": EventKind.CLICK,
-}
+    index: int
+    reason: str
 
 
-def load_public_key(b64_der: str) -> ec.EllipticCurvePublicKey:
-    """The verification key from its base64 DER form, as SendGrid shows it."""
-    try:
-        key = serialization.load_der_public_key(base64.b64decode(b64_der.strip(), validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise ConfigError(
-            f"BRIEFMAIL_SENDGRID_WEBHOOK_PUBLIC_KEY: not a base64 DER public key ({exc})"
-        ) from None
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-        raise ConfigError("BRIEFMAIL_SENDGRID_WEBHOOK_PUBLIC_KEY: not an ECDSA P-256 key")
-    return key
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    """A batch's storable events, the place of each in the batch, and the rest."""
+
+    events: list[DeliveryEvent]
+    positions: list[int]
+    refused: list[Refusal]
 
 
-def verify_sendgrid(
-    key: ec.EllipticCurvePublicKey | None,
-    *,
-    signature: str | None,
-    timestamp: str | None,
-    body: bytes,
-    now: datetime,
-) -> None:
-    """Raise SignatureError unless `body` is signed by `key` at a fresh `timestamp`."""
-    if key is None or not signature or not timestamp:
-        raise SignatureError("unsigned")
-    try:
-        stamp = int(timestamp.strip())
-        raw_signature = base64.b64decode(signature.strip(), validate=True)
-    except (ValueError, binascii.Error):
-        raise SignatureError("malformed") from None
-    age = now.timestamp() - stamp
-    if age > MAX_AGE_SECONDS or age < -MAX_FUTURE_SECONDS:
-        raise SignatureError("stale")
-    try:
-        key.verify(raw_signature, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        raise SignatureError("bad signature") from None
-
-
-def parse_sendgrid(body: bytes) -> list[DeliveryEvent]:
-    """The events of one webhook batch; InvalidInputError if it is not a JSON list of objects."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidInputError("body: not JSON") from None
-    if not isinstance(data, list):
-        raise InvalidInputError("body: expected a JSON list of events")
-    events = []
-    for index, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise InvalidInputError(f"body[{index}]: expected an object")
-        events.append(sendgrid_event(item))
-    return events
-
-
-def sendgrid_event(raw: Mapping[str, Any]) -> DeliveryEvent:
-    name = str(raw.get("event", ""))
-    # SendGrid merges custom_args into the event; some relays nest them instead.
-    nested = raw.get("custom_args")
-    args: Mapping[str, Any] = nested if isinstance(nested, dict) else raw
-    email = raw.get("email")
-    occurred = _timestamp(raw.get("timestamp"))
-    return DeliveryEvent(
-        provider="sendgrid",
-        kind=SENDGRID_KINDS.get(name, EventKind.UNKNOWN),
-        name=name[:40],
-        email=str(email) if email else None,
-        occurred_at=occurred,
-        provider_event_id=_short(raw.get("sg_event_id")),
-        send_id=_int(args.get("send_id")),
-        batch_id=_int(args.get("batch_id")),
-        delivery_id=_int(args.get("delivery_id")),
-        subscriber_id=_int(args.get("subscriber_id")),
-        attempt=_short(args.get("attempt_key")),
-        bounce_type=_short(raw.get("type")),
-        reason=_short(raw.get("reason")),
-        dedupe_key=_dedupe_key(raw, args),
-        raw=raw,
-    )
-
-
-def _dedupe_key(raw: Mapping[str, Any], args: Mapping[str, Any]) -> str:
-    """Hash of what the event says, not of its id: a retried batch hashes the same."""
-    content = {
-        "event": raw.get("event"),
-        "email": str(raw.get("email", "")).lower(),
-        "timestamp": raw.get("timestamp"),
-        "sg_message_id": raw.get("sg_message_id"),
-        "custom_args": {name: args.get(name) for name in CUSTOM_ARGS},
-        "reason": raw.get("reason"),
-        "status": raw.get("status"),
-        "type": raw.get("type"),
-        "response": raw.get("response"),
-        "url": raw.get("url"),
-    }
-    text = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
-
-
-def _short(value: Any, limit: int = 200) -> str | None:
-    return None if value is None else str(value)[:limit]
-
-
-def verify_sendgrid_request(
-    key: ec.EllipticCurvePublicKey | None, headers: Mapping[str, str], body: bytes, now: datetime
-) -> None:
-    verify_sendgrid(
-        key,
-        signature=headers.get(SIGNATURE_HEADER),
-        timestamp=headers.get(TIMESTAMP_HEADER),
-        body=body,
-        now=now,
-    )
+PublicKey = ec.EllipticCurvePublicKey
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookProvider:
-    """What a provider supplies: its key format, request check and event parser."""
+    """What a provider supplies: its key format, request checks and event parser.
 
-    load_key: Callable[[str], ec.EllipticCurvePublicKey]
-    verify: Callable[[ec.EllipticCurvePublicKey | None, Mapping[str, str], bytes, datetime], None]
-    parse: Callable[[bytes], list[DeliveryEvent]]
+    `check_headers` needs no body, so a request that is not signed at a fresh time is
+    refused before its body is read; `verify` checks the signature over the body."""
 
-
-# A new provider is a new entry here, not a new branch in the web layer.
-PROVIDERS: Mapping[str, WebhookProvider] = {
-    "sendgrid": WebhookProvider(load_public_key, verify_sendgrid_request, parse_sendgrid),
-}
+    load_key: Callable[[str], PublicKey]
+    check_headers: Callable[[PublicKey | None, Mapping[str, str], datetime], None]
+    verify: Callable[[PublicKey | None, Mapping[str, str], bytes, datetime], None]
+    parse: Callable[[bytes], ParsedBatch]
 
 
 # --------------------------------------------------------------------------- applying

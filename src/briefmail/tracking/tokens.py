@@ -1,6 +1,7 @@
 """The one token format for every public link.
 
-A token is `base64url(payload) + base64url(mac)`: the payload is a purpose letter
+A token is `base64url(payload) "." base64url(mac)`, both unpadded and in their one
+canonical spelling (anything else is a bad token): the payload is a purpose letter
 and a few unsigned integers as varints, the MAC is HMAC-SHA256 truncated to 96 bits
 over the payload (and, for subscriber links, the subscriber's own secret, so rotating
 that secret revokes their old links). Several keys verify, the first signs: rotation
@@ -24,13 +25,14 @@ from enum import StrEnum
 MAC_BYTES = 12
 _MAC_CHARS = 16  # base64 of 12 bytes: no padding, so each MAC has exactly one spelling
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"===", b"==", b"=")  # by length % 4 (1 never decodes)
 
 
 class Purpose(StrEnum):
     CLICK = "c"  # ints: send_id, link_id, subscriber_id
     UNSUBSCRIBE = "u"  # ints: subscriber_id, send_id (0 when not from a send)
     PREFERENCES = "p"  # ints: subscriber_id, send_id
-    CONFIRM = "f"  # ints: subscriber_id
+    CONFIRM = "f"  # ints: signup_request_id
 
 
 class BadToken(ValueError):
@@ -48,9 +50,19 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    """Decode unpadded base64url; binascii.Error or ValueError (non-ASCII) if it is not."""
-    data = text.encode("ascii").translate(_FROM_URLSAFE)
-    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    """Decode canonical unpadded base64url: binascii.Error or ValueError (non-ASCII) if
+    `text` is anything else (padding, `+` `/` or other characters, stray bits), so
+    each value has exactly one spelling. Checked by re-encoding, on the standard
+    alphabet with padding, which is cheaper than a second urlsafe round trip."""
+    raw = text.encode("ascii")
+    data = raw.translate(_FROM_URLSAFE, b"+/=")  # base64url has none of these
+    if len(data) != len(raw):
+        raise binascii.Error("not base64url")
+    data += _PADDING[len(data) % 4]
+    decoded = binascii.a2b_base64(data)
+    if binascii.b2a_base64(decoded, newline=False) != data:
+        raise binascii.Error("not the canonical spelling")
+    return decoded
 
 
 def _varints(values: Sequence[int]) -> bytes:
@@ -108,7 +120,11 @@ def sign(keys: Sequence[bytes], purpose: Purpose, *ints: int, extra: bytes = b""
 
 
 def _split(token: str) -> tuple[bytes, str]:
-    """The decoded payload (never empty) and the MAC's text, or BadToken."""
+    """The decoded payload (never empty) and the MAC's text, or BadToken.
+
+    Only the canonical spelling of the payload decodes (`_unb64`) and the MAC is
+    compared as canonical text (`verify`), so a token has one spelling: an altered one
+    is a 404, never a second valid link to the same page."""
     head, sep, mac_text = token.partition(".")
     if not sep or len(token) > 200:
         raise BadToken("malformed token")
@@ -160,6 +176,10 @@ def click_token(keys: Sequence[bytes], send_id: int, link_id: int, subscriber_id
 def subscriber_token(
     keys: Sequence[bytes], purpose: Purpose, subscriber_id: int, secret: str, send_id: int = 0
 ) -> str:
-    """Unsubscribe, preferences or confirm token, bound to the subscriber's own secret."""
-    ints = (subscriber_id,) if purpose is Purpose.CONFIRM else (subscriber_id, send_id)
-    return sign(keys, purpose, *ints, extra=secret.encode())
+    """Unsubscribe or preferences token, bound to the subscriber's own secret."""
+    return sign(keys, purpose, subscriber_id, send_id, extra=secret.encode())
+
+
+def signup_token(keys: Sequence[bytes], request_id: int, secret: str) -> str:
+    """The confirmation link's token, bound to the sign-up request's own secret."""
+    return sign(keys, Purpose.CONFIRM, request_id, extra=secret.encode())

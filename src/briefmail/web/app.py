@@ -8,6 +8,8 @@ answers /c/ in front of the router (see `redirect`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -23,24 +25,38 @@ from briefmail.web import preferences, subscribe, unsubscribe, webhooks
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
 from briefmail.web.redirect import ClickAnswers, ClickRedirects
+from briefmail.web.security_headers import SecurityHeaders
+
+
+def _click_health(ctx: WebContext) -> tuple[bool, dict[str, int]]:
+    """Degraded while the last write of buffered clicks failed (the database is down)."""
+    status = ctx.recorder.status()
+    counts = {
+        "buffered": status.buffered,
+        "written": status.written,
+        "dropped": status.dropped,
+        "failures": status.failures,
+    }
+    return status.last_error is None, counts
+
+
+# /healthz is public: each part reports whether it is healthy and counts, never text
+# (an error message can name hosts, users or paths). A new part is a new entry.
+HEALTH: dict[str, Callable[[WebContext], tuple[bool, dict[str, int]]]] = {
+    "clicks": _click_health,
+}
 
 
 async def healthz(request: Request) -> Response:
-    """Liveness and the click buffer's state; 200 while the process serves redirects."""
-    status = context(request).recorder.status()
-    return JSONResponse(
-        {
-            "status": "ok",
-            "clicks": {
-                "buffered": status.buffered,
-                "written": status.written,
-                "dropped": status.dropped,
-                "failures": status.failures,
-                "last_error": status.last_error,
-            },
-        },
-        headers={"cache-control": "no-store"},
-    )
+    """200 while the process serves redirects: `{"status": "ok"|"degraded", part: counts}`."""
+    ctx = context(request)
+    body: dict[str, object] = {"status": "ok"}
+    for name, part in HEALTH.items():
+        healthy, counts = part(ctx)
+        body[name] = counts
+        if not healthy:
+            body["status"] = "degraded"
+    return JSONResponse(body, headers={"cache-control": "no-store"})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -88,7 +104,10 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(ClickRedirects, answers=clicks)],  # /c/ never reaches the router
+        middleware=[
+            Middleware(ClickRedirects, answers=clicks),  # /c/ never reaches the router
+            Middleware(SecurityHeaders),  # every answer from here in, future pages too
+        ],
         lifespan=ctx.lifespan,
         exception_handlers={HTTPException: _http_error, 500: _server_error},
     )

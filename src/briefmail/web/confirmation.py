@@ -1,12 +1,18 @@
 """The double opt-in email: one transactional message, built and handed to the backend.
 
+Whoever filled in the form may not own the address, so the email carries nothing
+they typed but the address itself: a fixed subject, a fixed greeting, no name (not
+even in the To: header), no topics, only our words and the confirmation link, which
+opens a page where the owner chooses and confirms. Nobody can use it to send our
+domain's mail with their words in it.
+
 It goes out through the configured email backend as a batch of one, so every
 transport (outbox, SMTP, SendGrid) builds it the one way it builds a brief
-(`render.message.build_message` for whole messages, the v3 body for SendGrid) and it
-carries the same List-Unsubscribe pair: a person who did not ask can leave in one
-click. A transactional message belongs to no send: its ids are send 0, batch 0 and
-the subscriber's id as the delivery id (so the outbox keeps one file per person and
-webhook events for it match no delivery row).
+(`render.message.build_message` for whole messages, the v3 body for SendGrid). It
+belongs to no send and to no subscriber: its ids are send 0, batch 0 and the
+request's id as the delivery id (so the outbox keeps one file per request and
+webhook events for it match no delivery row; a hard bounce still suppresses the
+address). Being one transactional message, not a list, it has no List-Unsubscribe.
 """
 
 from __future__ import annotations
@@ -15,50 +21,37 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from briefmail.audience.signups import Letter
 from briefmail.config import Settings
-from briefmail.render import personalise
-from briefmail.render.message import list_unsubscribe_headers
 from briefmail.sending.backends import backend_from_settings
 from briefmail.sending.backends.base import OutgoingBatch, OutgoingContent, OutgoingRecipient
-from briefmail.tracking.links import confirm_url, unsubscribe_url
-from briefmail.tracking.tokens import Purpose, subscriber_token
+from briefmail.tracking.links import confirm_url
+from briefmail.tracking.tokens import signup_token
 from briefmail.web.pages import Pages
-from briefmail.web.subscriptions import Confirmation
 
 
 @dataclass(frozen=True, slots=True)
 class ConfirmationEmail:
-    subscriber_id: int
+    request_id: int
     to: str
-    name: str
     subject: str
     text: str
     html: str
     confirm_url: str
-    unsubscribe_url: str
 
 
 def confirmation_email(
-    settings: Settings, keys: list[bytes], pages: Pages, who: Confirmation
+    settings: Settings, keys: list[bytes], pages: Pages, letter: Letter
 ) -> ConfirmationEmail:
-    confirm = confirm_url(
-        settings.public_url, subscriber_token(keys, Purpose.CONFIRM, who.subscriber_id, who.secret)
-    )
-    leave = unsubscribe_url(
-        settings.public_url,
-        subscriber_token(keys, Purpose.UNSUBSCRIBE, who.subscriber_id, who.secret),
-    )
-    context = {**pages.common, "name": who.name, "confirm_url": confirm, "unsubscribe_url": leave}
-    subject = f"Confirm your subscription to {pages.common['series']}"
+    confirm = confirm_url(settings.public_url, signup_token(keys, letter.request_id, letter.secret))
+    context = {**pages.common, "confirm_url": confirm}
     return ConfirmationEmail(
-        subscriber_id=who.subscriber_id,
-        to=who.email,
-        name=who.name,
-        subject=subject,
+        request_id=letter.request_id,
+        to=letter.email,
+        subject=f"Confirm your subscription to {pages.common['series']}",
         text=pages.env.get_template("confirm_email.txt").render(**context),
         html=pages.env.get_template("confirm_email.html").render(**context),
         confirm_url=confirm,
-        unsubscribe_url=leave,
     )
 
 
@@ -82,14 +75,12 @@ def backend_mailer(settings: Settings) -> Mailer:
             ),
             recipients=[
                 OutgoingRecipient(
-                    delivery_id=email.subscriber_id,
-                    subscriber_id=email.subscriber_id,
+                    delivery_id=email.request_id,
+                    subscriber_id=None,
                     email=email.to,
-                    name=email.name,
-                    values={personalise.UNSUBSCRIBE_URL: email.unsubscribe_url},
-                    headers=list_unsubscribe_headers(
-                        email.unsubscribe_url, settings.unsubscribe_mailto
-                    ),
+                    name="",
+                    values={},
+                    headers={},
                 )
             ],
         )

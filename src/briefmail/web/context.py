@@ -24,14 +24,14 @@ from starlette.requests import Request
 from briefmail.config import Settings
 from briefmail.db.models import SendLink
 from briefmail.db.session import session_factory
-from briefmail.tracking.events import PROVIDERS
+from briefmail.tracking.providers import PROVIDERS
 from briefmail.tracking.recorder import ClickRecorder
 from briefmail.tracking.spool import ClickSpool
 from briefmail.tracking.writer import WriterProcessSink
 from briefmail.web.confirmation import Mailer, backend_mailer
 from briefmail.web.linkcache import SendLinkCache
 from briefmail.web.pages import Pages
-from briefmail.web.throttle import Throttle
+from briefmail.web.throttle import SignupLimits
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -47,7 +47,7 @@ class WebContext:
     recorder: ClickRecorder
     pages: Pages
     webhook_keys: Mapping[str, ec.EllipticCurvePublicKey | None]
-    signups: Throttle
+    signups: SignupLimits
     mailer: Mailer
     # Start the click writer with the app, so the first clicks do not pay for its start
     # (a second of imports); tests that start many servers never click in most.
@@ -76,7 +76,11 @@ class WebContext:
             webhook_keys={
                 "sendgrid": PROVIDERS["sendgrid"].load_key(key_text) if key_text else None
             },
-            signups=Throttle(limit=10, per_seconds=600),
+            signups=SignupLimits(
+                per_client=settings.signup_limit_per_client,
+                overall=settings.signup_limit_global,
+                redis_url=settings.click_redis_url,
+            ),
             mailer=backend_mailer(settings),
             start_writer_early=start_writer_early,
         )
@@ -111,6 +115,7 @@ class WebContext:
             sink = self.recorder.sink
             if isinstance(sink, WriterProcessSink):
                 await sink.close()
+            self.signups.close()
 
 
 def _load_links(sessions: sessionmaker[Session], send_id: int) -> dict[int, tuple[str, str]]:

@@ -19,6 +19,8 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
+from briefmail.web.security_headers import EVERY_ANSWER
+
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -35,13 +37,14 @@ class Pages:
         )
         css = (TEMPLATES / "style.css").read_text(encoding="utf-8")
         digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+        # The app adds these to every answer (`security_headers`); pages carry them
+        # too, for the ones answered in front of it (a bad /c/ link's 404).
         self.headers = {
+            **EVERY_ANSWER,
             "content-security-policy": (
                 f"default-src 'none'; style-src 'sha256-{digest}'; form-action 'self'; "
                 "base-uri 'none'; frame-ancestors 'none'"
             ),
-            "x-content-type-options": "nosniff",
-            "referrer-policy": "same-origin",
             "cache-control": "no-store",
         }
         self._not_found: HTMLResponse | None = None

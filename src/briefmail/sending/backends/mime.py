@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from email.headerregistry import Address
 from email.message import EmailMessage
 
 from briefmail.render import personalise as p
@@ -19,10 +18,12 @@ def personal_message(
     return build_message(
         subject=content.subject,
         from_address=content.from_address,
-        to=_to(recipient.name, recipient.email),
+        to=recipient.email,
+        to_name=recipient.name,
         html=content.html_template.fill(values),
         text=content.text_template.fill(values),
-        unsubscribe_url=values[p.UNSUBSCRIBE_URL],
+        # A transactional message (the sign-up confirmation) has no list to leave.
+        unsubscribe_url=values.get(p.UNSUBSCRIBE_URL, ""),
         unsubscribe_mailto=unsubscribe_mailto,
         reply_to=content.reply_to,
         # Our ids in the message, as SendGrid carries them in custom_args.
@@ -32,12 +33,3 @@ def personal_message(
             "X-Briefmail-Attempt": batch.attempt_key,
         },
     )
-
-
-def _to(name: str, email: str) -> str:
-    if not name:
-        return email
-    try:
-        return str(Address(display_name=name, addr_spec=email))
-    except (ValueError, IndexError):
-        return email

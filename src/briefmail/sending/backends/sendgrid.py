@@ -48,6 +48,7 @@ from sendgrid import SendGridAPIClient
 
 from briefmail import clock
 from briefmail.errors import ConfigError
+from briefmail.render.addresses import display_name
 from briefmail.render.personalise import placeholder
 from briefmail.sending.backends.base import (
     BatchResult,
@@ -298,7 +299,7 @@ def _personalization(
         "subscriber_id": str(r.subscriber_id or 0),
         "attempt_key": batch.attempt_key,
     }
-    to = {"email": r.email, "name": r.name} if r.name else {"email": r.email}
+    to = {"email": r.email, "name": display_name(r.name)} if r.name else {"email": r.email}
     return {
         "to": [to],
         "substitutions": substitutions,

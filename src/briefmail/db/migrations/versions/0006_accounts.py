@@ -4,7 +4,7 @@ The audit log is append-only: triggers refuse UPDATE and DELETE on both database
 so not even a bug in briefmail (or a hand-typed statement) rewrites history.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-05 09:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
