@@ -279,6 +279,8 @@ class Batch(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     accepted_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # While `unknown`: why it has not settled by itself yet (the tick's latest look).
+    doubt_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
@@ -372,3 +374,39 @@ class ProviderEvent(Base):
     occurred_at: Mapped[datetime | None]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Worker(Base):
+    """One engine's life: a worker process start, or a command that sends in-process.
+
+    Claims name the engine's random instance id, and its heartbeat here tells every
+    other worker whether the batches it claimed are still in hand. Host and pid are
+    kept for people only: containers share and reuse them, so nothing is decided on them.
+    """
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    # Set on a clean stop: its batches need not wait out the lease.
+    stopped_at: Mapped[datetime | None]
+
+
+class AlarmNotice(Base):
+    """One alarm incident mailed to BRIEFMAIL_ALERT_TO; the key is the incident, so
+    each is mailed once, whichever worker sees it first."""
+
+    __tablename__ = "alarm_notices"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    send_id: Mapped[int | None] = mapped_column(BigId)
+    message: Mapped[str] = mapped_column(Text)
+    # The mail's attempt key (custom_args): its provider events show the webhook alive.
+    attempt_key: Mapped[str] = mapped_column(String(64))
+    raised_at: Mapped[datetime]
+    claimed_at: Mapped[datetime]
+    mailed_at: Mapped[datetime | None]
