@@ -114,11 +114,24 @@ def started_send(count: int, batch_size: int = 10) -> int:
         slug = store_brief(session)
         add_people(session, count, topics=["learning-design"])
         send_id = service.create_send(session, slug, at=T0, now=T0).id
-    owner = owners.current_owner()
+    owner = live_owner()
     with session_scope() as session:
-        got = snapshot.claim_due_send(
-            session, now=T0, options=options(), owner=owner, is_dead=owners.is_dead
-        )
+        got = snapshot.claim_due_send(session, now=T0, options=options(), owner=owner)
     assert got == send_id
     snapshot.write_ledger(session_factory(), send_id, owner=owner, batch_size=batch_size)
     return send_id
+
+
+def live_owner() -> str:
+    """A registered engine identity that has just beaten (at the test's clock)."""
+    owner = owners.Owner(session_factory(), lease_seconds=300)
+    owner.beat()
+    return owner.id
+
+
+def dead_owner() -> str:
+    """A registered engine identity that has stopped (as after a clean shutdown)."""
+    owner = owners.Owner(session_factory(), lease_seconds=300)
+    owner.beat()
+    owner.stop()
+    return owner.id
