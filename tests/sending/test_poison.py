@@ -108,7 +108,10 @@ def test_an_invalid_language_fails_each_send_alone_with_the_reason(
     assert sorted(report.failed) == sorted([first, proof])
     for status, error in _statuses().values():
         assert status == "failed"
-        assert error == "could not start: ValueError: lang: 'en_US' is not a language tag such as 'en' or 'en-GB'"
+        assert error == (
+            "could not start: ValueError: lang: 'en_US' is not a language tag such as "
+            "'en' or 'en-GB'"
+        )
 
 
 def test_a_send_whose_ledger_cannot_be_written_fails_alone(

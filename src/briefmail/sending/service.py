@@ -194,8 +194,8 @@ def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
         batches.setdefault(send_id, {})[status] = count
     problems: dict[int, list[str]] = {}
     notes: dict[int, list[str]] = {}
-    for send_id, seq, status, error in session.execute(
-        select(Batch.send_id, Batch.seq, Batch.status, Batch.error)
+    for send_id, seq, status, error, waiting in session.execute(
+        select(Batch.send_id, Batch.seq, Batch.status, Batch.error, Batch.doubt_note)
         .where(
             Batch.send_id.in_(ids),
             or_(
@@ -206,7 +206,10 @@ def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
         .order_by(Batch.send_id, Batch.seq)
     ):
         kept = notes if status == "accepted" else problems
-        kept.setdefault(send_id, []).append(f"batch {seq} {status}: {error or status}")
+        line = f"batch {seq} {status}: {error or status}"
+        if status == "unknown" and waiting:  # why it has not settled by itself yet
+            line += f" Now: {waiting}."
+        kept.setdefault(send_id, []).append(line)
     views = []
     for send in sends:
         counts = deliveries.get(send.id, {})
