@@ -246,7 +246,9 @@ class Engine:
             except DBAPIError as exc:
                 if not _connection_lost(exc) or time.monotonic() + delay > deadline:
                     raise
-                log.warning("database unavailable, retrying in %.1f s: %s", delay, exc)
+                log.warning(
+                    "database unavailable, retrying in %.1f s: %s", delay, failures.first_line(exc)
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

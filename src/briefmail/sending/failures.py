@@ -32,6 +32,12 @@ def describe(exc: BaseException) -> str:
     return " ".join(text.split())[:MAX_REASON]
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error for a log line (database drivers append the
+    statement, hints and a link)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:MAX_REASON]
+
+
 def is_database_error(exc: BaseException) -> bool:
     return isinstance(exc, SQLAlchemyError)
 

@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from briefmail import clock
 from briefmail.db.models import Worker
+from briefmail.sending.failures import first_line
 from briefmail.sending.txn import begin_write, rowcount
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class Owner:
             try:
                 self.beat()
             except Exception as exc:  # a database blip: the next beat tries again
-                log.warning("worker %s: heartbeat not written: %s", self.id, exc)
+                log.warning("worker %s: heartbeat not written: %s", self.id, first_line(exc))
 
     def beat(self) -> None:
         """Record that this engine is alive (registering it the first time)."""
@@ -120,7 +121,7 @@ class Owner:
                 )
                 session.commit()
         except SQLAlchemyError as exc:  # then the lease tells the others instead
-            log.warning("worker %s: stop not recorded: %s", self.id, exc)
+            log.warning("worker %s: stop not recorded: %s", self.id, first_line(exc))
 
 
 def silent(
