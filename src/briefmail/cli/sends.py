@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from briefmail import clock
-from briefmail.cli import app
+from briefmail.cli import app, err_console
 from briefmail.cli.send import summary
 from briefmail.config import get_settings
 from briefmail.db.session import session_scope
@@ -30,14 +30,26 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 50,
 ) -> None:
-    """Recent sends, newest first."""
+    """Recent sends, newest first, with their alarms (and a missed weekly slot's)."""
+    stall = get_settings().send_stall_seconds
     with session_scope() as session:
-        views = service.list_sends(session, limit=limit)
+        views = service.list_sends(session, limit=limit, stall_seconds=stall)
+        standing = service.standing_alarms(session, stall_seconds=stall)
     if as_json:
         typer.echo(json.dumps([v.as_json() for v in views], indent=2))
+        for alarm in standing:  # it belongs to no send: stdout stays a list of sends
+            err_console.print(f"alarm: {alarm.message}", markup=False)
         return
     table = Table(
-        "id", "brief", "kind", "status", "scheduled for", "recipients", "accepted", "failed"
+        "id",
+        "brief",
+        "kind",
+        "status",
+        "scheduled for",
+        "recipients",
+        "accepted",
+        "failed",
+        "alarms",
     )
     for v in views:
         table.add_row(
@@ -49,8 +61,11 @@ def list_(
             str(v.recipients),
             str(v.accepted),
             str(v.failed),
+            ", ".join(dict.fromkeys(alarm.kind for alarm in v.alarms)),
         )
     _out.print(table)
+    for alarm in standing:
+        _out.print(f"alarm: {alarm.message}", markup=False)
 
 
 @sends_app.command("show")
@@ -58,9 +73,10 @@ def show(
     send_id: Annotated[int, typer.Argument(help="The send id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """One send: status, counts, batch states and errors."""
+    """One send: status, counts, batch states, errors and alarms."""
+    stall = get_settings().send_stall_seconds
     with session_scope() as session:
-        view = service.get_send(session, send_id)
+        view = service.get_send(session, send_id, stall_seconds=stall)
     if as_json:
         typer.echo(json.dumps(view.as_json(), indent=2))
         return
@@ -72,6 +88,8 @@ def show(
         typer.echo(f"error: {error}")
     for note in view.notes:
         typer.echo(f"note: {note}")
+    for alarm in view.alarms:
+        typer.echo(f"alarm: {alarm.message}")
 
 
 @sends_app.command("cancel")

@@ -51,8 +51,9 @@ def build_message(
         message["Reply-To"] = reply_to
     message["Date"] = format_datetime(date or clock.now())
     message["Message-ID"] = message_id or make_msgid(domain=_domain(from_address))
-    for name, value in list_unsubscribe_headers(unsubscribe_url, unsubscribe_mailto).items():
-        message[name] = value
+    if unsubscribe_url:  # every brief has one; a staff alarm mail has none
+        for name, value in list_unsubscribe_headers(unsubscribe_url, unsubscribe_mailto).items():
+            message[name] = value
     for name, value in (headers or {}).items():
         message[name] = value
     message["MIME-Version"] = "1.0"

@@ -30,7 +30,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from briefmail import clock
 from briefmail.db.models import Batch, Send
-from briefmail.sending import doubt, failures, fit, ledger, owners, progress, snapshot, weekly
+from briefmail.sending import (
+    alarm_mail,
+    alarms,
+    doubt,
+    failures,
+    fit,
+    ledger,
+    owners,
+    progress,
+    snapshot,
+    weekly,
+)
 from briefmail.sending.backends.base import (
     BatchResult,
     EmailBackend,
@@ -50,6 +61,7 @@ class TickReport:
     weekly_send: int | None = None
     settled: dict[int, str] = field(default_factory=dict)  # batch id -> new status
     due: int = 0  # sends to start + batches to send, right now
+    mailed: list[str] = field(default_factory=list)  # alarm incidents mailed
 
 
 @dataclass(slots=True)
@@ -94,7 +106,24 @@ class Engine:
             report.due = due_work(session, now=now, lease_seconds=self.options.lease_seconds)
         if report.settled:
             log.warning("settled batches in doubt: %s", report.settled)
+        report.mailed = self._mail_alarms(now)
         return report
+
+    def _mail_alarms(self, now: datetime) -> list[str]:
+        """Mail new alarm incidents to BRIEFMAIL_ALERT_TO, if set (see `alarm_mail`)."""
+        if not self.options.alert_to:
+            return []
+        with self.sessions() as session:
+            standing = alarms.current(session, now=now, stall_seconds=self.options.stall_seconds)
+        return alarm_mail.notify(
+            self.sessions,
+            self.backend,
+            standing,
+            to=self.options.alert_to,
+            from_address=self.options.from_address,
+            now=now,
+            lease_seconds=self.options.lease_seconds,
+        )
 
     def _settle_orphans(self, session: Session, now: datetime) -> dict[int, str]:
         settled = {}

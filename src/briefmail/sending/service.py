@@ -22,7 +22,8 @@ from briefmail.briefs.store import get_brief, parsed, topic_slugs
 from briefmail.db.models import DELIVERY_STATUSES, Batch, Brief, Delivery, Send
 from briefmail.errors import InvalidInputError, NotFoundError, StateError
 from briefmail.render.email import render_email
-from briefmail.sending import fit, ledger
+from briefmail.sending import alarms, fit, ledger
+from briefmail.sending.alarms import Alarm
 from briefmail.sending.engine import Engine, next_due
 from briefmail.sending.options import SendOptions
 
@@ -145,6 +146,8 @@ class SendView:
     batches: dict[str, int] = field(default_factory=dict)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # What needs a person about this send (see `alarms`): failed, stalled, in doubt.
+    alarms: list[Alarm] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -171,13 +174,15 @@ class SendView:
             "batches": self.batches,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "alarms": [alarm.as_json() for alarm in self.alarms],
         }
 
 
-def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
+def _views(session: Session, sends: Sequence[Send], stall_seconds: float) -> list[SendView]:
     ids = [s.id for s in sends]
     if not ids:
         return []
+    raised = alarms.for_sends(session, sends, now=clock.now(), stall_seconds=stall_seconds)
     deliveries: dict[int, dict[str, int]] = {}
     for send_id, status, count in session.execute(
         select(Delivery.send_id, Delivery.status, func.count())
@@ -233,21 +238,34 @@ def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
                 batches=batches.get(send.id, {}),
                 started_at=clock.as_utc(send.started_at) if send.started_at else None,
                 finished_at=clock.as_utc(send.finished_at) if send.finished_at else None,
+                alarms=raised.get(send.id, []),
             )
         )
     return views
 
 
-def list_sends(session: Session, *, limit: int = 50) -> list[SendView]:
+def list_sends(
+    session: Session, *, limit: int = 50, stall_seconds: float = alarms.DEFAULT_STALL_SECONDS
+) -> list[SendView]:
     sends = session.scalars(select(Send).order_by(Send.id.desc()).limit(limit)).all()
-    return _views(session, sends)
+    return _views(session, sends, stall_seconds)
 
 
-def get_send(session: Session, send_id: int) -> SendView:
+def get_send(
+    session: Session, send_id: int, *, stall_seconds: float = alarms.DEFAULT_STALL_SECONDS
+) -> SendView:
     send = session.get(Send, send_id)
     if send is None:
         raise NotFoundError(f"no send {send_id}")
-    return _views(session, [send])[0]
+    return _views(session, [send], stall_seconds)[0]
+
+
+def standing_alarms(
+    session: Session, *, stall_seconds: float = alarms.DEFAULT_STALL_SECONDS
+) -> list[Alarm]:
+    """Alarms that belong to no send (a missed weekly slot), for `sends list`."""
+    missed = alarms.slot_missed(session, now=clock.now(), stall_seconds=stall_seconds)
+    return [missed] if missed is not None else []
 
 
 def cancel_send(session: Session, send_id: int, *, now: datetime) -> SendView:

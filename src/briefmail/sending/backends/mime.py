@@ -22,7 +22,7 @@ def personal_message(
         to=_to(recipient.name, recipient.email),
         html=content.html_template.fill(values),
         text=content.text_template.fill(values),
-        unsubscribe_url=values[p.UNSUBSCRIBE_URL],
+        unsubscribe_url=values.get(p.UNSUBSCRIBE_URL, ""),  # none in a staff alarm mail
         unsubscribe_mailto=unsubscribe_mailto,
         reply_to=content.reply_to,
         # Our ids in the message, as SendGrid carries them in custom_args.
