@@ -279,8 +279,7 @@ class Batch(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     accepted_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
-    # While `unknown`: why it has not settled by itself yet (the tick's latest look).
-    doubt_note: Mapped[str | None] = mapped_column(Text)
+    doubt_note: Mapped[str | None] = mapped_column(Text)  # while unknown: why it still waits
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
@@ -377,12 +376,9 @@ class ProviderEvent(Base):
 
 
 class Worker(Base):
-    """One engine's life: a worker process start, or a command that sends in-process.
-
-    Claims name the engine's random instance id, and its heartbeat here tells every
-    other worker whether the batches it claimed are still in hand. Host and pid are
-    kept for people only: containers share and reuse them, so nothing is decided on them.
-    """
+    """One engine's life (a worker process start, a command sending in-process): claims
+    name its random id, and its heartbeat says whether it still holds them. Host and
+    pid are for people only; containers share and reuse them."""
 
     __tablename__ = "workers"
 
@@ -391,13 +387,11 @@ class Worker(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
-    # Set on a clean stop: its batches need not wait out the lease.
-    stopped_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]  # a clean stop: nothing waits out the lease
 
 
 class AlarmNotice(Base):
-    """One alarm incident mailed to BRIEFMAIL_ALERT_TO; the key is the incident, so
-    each is mailed once, whichever worker sees it first."""
+    """An alarm incident mailed to BRIEFMAIL_ALERT_TO: keyed by incident, mailed once."""
 
     __tablename__ = "alarm_notices"
 
@@ -405,8 +399,7 @@ class AlarmNotice(Base):
     kind: Mapped[str] = mapped_column(String(20))
     send_id: Mapped[int | None] = mapped_column(BigId)
     message: Mapped[str] = mapped_column(Text)
-    # The mail's attempt key (custom_args): its provider events show the webhook alive.
-    attempt_key: Mapped[str] = mapped_column(String(64))
+    attempt_key: Mapped[str] = mapped_column(String(64))  # the mail's: events show it went
     raised_at: Mapped[datetime]
     claimed_at: Mapped[datetime]
     mailed_at: Mapped[datetime | None]

@@ -197,24 +197,7 @@ def _views(session: Session, sends: Sequence[Send], stall_seconds: float) -> lis
         .group_by(Batch.send_id, Batch.status)
     ):
         batches.setdefault(send_id, {})[status] = count
-    problems: dict[int, list[str]] = {}
-    notes: dict[int, list[str]] = {}
-    for send_id, seq, status, error, waiting in session.execute(
-        select(Batch.send_id, Batch.seq, Batch.status, Batch.error, Batch.doubt_note)
-        .where(
-            Batch.send_id.in_(ids),
-            or_(
-                Batch.status.in_(("failed", "unknown")),
-                and_(Batch.status == "accepted", Batch.error.is_not(None)),
-            ),
-        )
-        .order_by(Batch.send_id, Batch.seq)
-    ):
-        kept = notes if status == "accepted" else problems
-        line = f"batch {seq} {status}: {error or status}"
-        if status == "unknown" and waiting:  # why it has not settled by itself yet
-            line += f" Now: {waiting}."
-        kept.setdefault(send_id, []).append(line)
+    problems, notes = _batch_lines(session, ids)
     views = []
     for send in sends:
         counts = deliveries.get(send.id, {})
@@ -242,6 +225,32 @@ def _views(session: Session, sends: Sequence[Send], stall_seconds: float) -> lis
             )
         )
     return views
+
+
+def _batch_lines(
+    session: Session, ids: Sequence[int]
+) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Per send: a line per failed or unknown batch (what is wrong or in doubt, and why
+    it has not settled by itself yet), and a note per batch settled by evidence."""
+    problems: dict[int, list[str]] = {}
+    notes: dict[int, list[str]] = {}
+    for send_id, seq, status, error, waiting in session.execute(
+        select(Batch.send_id, Batch.seq, Batch.status, Batch.error, Batch.doubt_note)
+        .where(
+            Batch.send_id.in_(ids),
+            or_(
+                Batch.status.in_(("failed", "unknown")),
+                and_(Batch.status == "accepted", Batch.error.is_not(None)),
+            ),
+        )
+        .order_by(Batch.send_id, Batch.seq)
+    ):
+        kept = notes if status == "accepted" else problems
+        line = f"batch {seq} {status}: {error or status}"
+        if status == "unknown" and waiting:
+            line += f" Now: {waiting}."
+        kept.setdefault(send_id, []).append(line)
+    return problems, notes
 
 
 def list_sends(
