@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
 from tests.sending.helpers import T0, add_people, make_engine, started_send, store_brief
 from tests.sending.test_poison import POISON, poisoned_brief
 from tests.web.server import LiveServer
+from tests.worker.conftest import wait_until
 
 OPS = ("ops@example.org", "Marketing Lead <lead@example.org>")
 STALL = 600
@@ -231,14 +233,18 @@ def test_healthz_counts_alarms_without_their_text(db_url: str) -> None:
     make_engine(OutboxBackend(Path("o"))).work()
     clock.set_now(None)  # the failure was at T0: older than a week by now, so not counted
     server = LiveServer(get_settings()).start()
+    none = {"failed": 0, "stalled": 0, "slot_missed": 0, "in_doubt": 0}
+
+    def counts() -> Any:
+        return httpx.get(f"{server.url}/healthz").json()["alarms"]
+
     try:
-        body = httpx.get(f"{server.url}/healthz").json()
-        assert body["alarms"] == {"failed": 0, "stalled": 0, "slot_missed": 0, "in_doubt": 0}
+        wait_until(lambda: counts() == none, timeout=30, what="the first counts")
         clock.set_now(T0 + timedelta(hours=1))
+        wait_until(lambda: counts() == {**none, "failed": 1}, timeout=30, what="a failed send")
         body = httpx.get(f"{server.url}/healthz").json()
     finally:
         server.stop()
-    assert body["alarms"] == {"failed": 1, "stalled": 0, "slot_missed": 0, "in_doubt": 0}
     assert POISON not in json.dumps(body)
     assert "Mjml" not in json.dumps(body)
 

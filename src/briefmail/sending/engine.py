@@ -224,7 +224,10 @@ class Engine:
             with self.sessions() as session:
                 batch = load_batch(session, claim, self.options, self.cache)
         except Exception as exc:  # nothing has left yet: retry later rather than strand it
-            log.exception("batch %s: could not load its recipients", claim.batch_id)
+            if failures.is_database_error(exc):
+                log.warning("batch %s: not loaded: %s", claim.batch_id, failures.first_line(exc))
+            else:
+                log.exception("batch %s: could not load its recipients", claim.batch_id)
             error = TransientError(f"could not load the batch: {failures.describe(exc)}")
             return self._record(partial(self._error, claim=claim, error=error))
         batch = replace(batch, progress=lambda ids: self._progress(claim, ids))

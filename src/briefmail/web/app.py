@@ -8,7 +8,6 @@ answers /c/ in front of the router (see `redirect`).
 
 from __future__ import annotations
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -16,10 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from briefmail import clock
 from briefmail.config import Settings, get_settings
-from briefmail.sending import alarms
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
+from briefmail.web.alarmcounts import AlarmCounts
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
 from briefmail.web.redirect import ClickAnswers, ClickRedirects
@@ -38,20 +36,10 @@ async def healthz(request: Request) -> Response:
                 "failures": status.failures,
                 "last_error": status.last_error,
             },
-            "alarms": await _alarm_counts(request),
+            "alarms": request.app.state.alarm_counts.latest(),  # numbers only
         },
         headers={"cache-control": "no-store"},
     )
-
-
-async def _alarm_counts(request: Request) -> dict[str, int] | None:
-    """Standing sending alarms by kind (numbers only); None while the database is down."""
-    ctx = context(request)
-    stall = ctx.settings.send_stall_seconds
-    try:
-        return await ctx.db(alarms.counts, now=clock.now(), stall_seconds=stall)
-    except SQLAlchemyError:
-        return None
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -101,5 +89,6 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
         exception_handlers={HTTPException: _http_error, 500: _server_error},
     )
     app.state.ctx = ctx
+    app.state.alarm_counts = AlarmCounts(ctx)  # /healthz: sending alarms by kind
     app.state.clicks = clicks  # found there by `protocol.ClickHttpProtocol`
     return app
