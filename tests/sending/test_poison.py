@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from briefmail import clock
 from briefmail.audience.topics import ensure_topics
+from briefmail.config import get_settings
 from briefmail.db.models import Batch, Brief, Delivery, Send
 from briefmail.db.session import session_scope
 from briefmail.sending import service, snapshot, weekly
 from briefmail.sending.backends.outbox import OutboxBackend
+from tests.cli import run_cli, run_process
 from tests.conftest import EXAMPLE_BRIEF
 from tests.sending.helpers import T0, add_people, make_engine, store_brief
 
@@ -174,3 +176,32 @@ def test_the_weekly_slot_passes_over_a_poisoned_brief_and_keeps_it_in_line(
     third = engine.tick().weekly_send
     assert engine.work().failed == [third]
     assert engine.tick().weekly_send is None  # nothing else in line
+
+
+def test_send_now_of_a_poisoned_brief_fails_with_the_reason_and_no_traceback() -> None:
+    with session_scope() as session:
+        poisoned_brief(session)
+        add_people(session, 2, topics=["learning-design"])
+    result = run_process(["send", POISON, "--now"])
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    send_id = int(lines[-1])  # the id, last, all the same
+    assert f"send {send_id} (brief) of {POISON}: failed" in result.stdout
+    assert "could not start: MjmlError: mjml-python refused" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_with_sendgrid_a_brief_that_cannot_be_rendered_is_refused_before_the_send(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with session_scope() as session:
+        poisoned_brief(session)
+    monkeypatch.setenv("BRIEFMAIL_EMAIL_BACKEND", "sendgrid")
+    monkeypatch.setenv("BRIEFMAIL_SENDGRID_API_KEY", "SG.unused")
+    get_settings.cache_clear()
+    code, _, err = run_cli(["send", POISON, "--now"], monkeypatch, capsys)
+    assert code == 1
+    assert f"brief {POISON!r} cannot be rendered: MjmlError: mjml-python refused" in err
+    assert "Traceback" not in err
+    with session_scope() as session:
+        assert session.scalars(select(Send)).all() == []

@@ -20,9 +20,9 @@ from briefmail.audience.segment import narrow_topics
 from briefmail.audience.subscribers import normalise_email
 from briefmail.briefs.store import get_brief, parsed, topic_slugs
 from briefmail.db.models import DELIVERY_STATUSES, Batch, Brief, Delivery, Send
-from briefmail.errors import InvalidInputError, NotFoundError, StateError
+from briefmail.errors import BriefmailError, InvalidInputError, NotFoundError, StateError
 from briefmail.render.email import render_email
-from briefmail.sending import alarms, fit, ledger
+from briefmail.sending import alarms, failures, fit, ledger
 from briefmail.sending.alarms import Alarm
 from briefmail.sending.engine import Engine, next_due
 from briefmail.sending.options import SendOptions
@@ -120,8 +120,19 @@ def create_test_send(
 
 
 def _require_fit(brief: Brief, options: SendOptions) -> None:
-    """Render the stored brief as the send will and refuse it if SendGrid would."""
-    rendered = render_email(parsed(brief), lang=options.lang, postal_address=options.postal_address)
+    """Render the stored brief as the send will and refuse it if SendGrid would (or if
+    it cannot be rendered at all: the send would only fail at its start)."""
+    try:
+        rendered = render_email(
+            parsed(brief), lang=options.lang, postal_address=options.postal_address
+        )
+    except BriefmailError:
+        raise
+    except Exception as exc:
+        if failures.is_database_error(exc):
+            raise
+        reason = failures.describe(exc)
+        raise StateError(f"brief {brief.slug!r} cannot be rendered: {reason}") from None
     fit.require_fit(brief.slug, rendered, [topic.name for topic in brief.topics], options)
 
 
