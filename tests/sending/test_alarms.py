@@ -26,8 +26,15 @@ from briefmail.sending.doubt import DoubtPolicy
 from briefmail.tracking.events import apply_events, parse_sendgrid
 from tests.cli import run_cli
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
-from tests.sending.helpers import T0, add_people, make_engine, started_send, store_brief
-from tests.sending.test_poison import POISON, poisoned_brief
+from tests.sending.helpers import (
+    POISON,
+    T0,
+    add_people,
+    make_engine,
+    poisoned_brief,
+    started_send,
+    store_brief,
+)
 from tests.web.server import LiveServer
 from tests.worker.conftest import wait_until
 

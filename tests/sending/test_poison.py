@@ -17,41 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
-from briefmail.audience.topics import ensure_topics
 from briefmail.config import get_settings
-from briefmail.db.models import Batch, Brief, Delivery, Send
+from briefmail.db.models import Batch, Delivery, Send
 from briefmail.db.session import session_scope
 from briefmail.sending import service, snapshot, weekly
 from briefmail.sending.backends.outbox import OutboxBackend
 from tests.cli import run_cli, run_process
-from tests.conftest import EXAMPLE_BRIEF
-from tests.sending.helpers import T0, add_people, make_engine, store_brief
-
-POISON = "2024-01-01-poisoned"
-
-
-def poisoned_brief(session: Session, *, slug: str = POISON, coverage: date | None = None) -> str:
-    """An approved brief whose text rendering refuses (an ESC character in the title)."""
-    text = EXAMPLE_BRIEF.read_text(encoding="utf-8").replace(
-        "title: Clinician-Educators Want", 'title: "A \\e B" #', 1
-    )
-    row = Brief(
-        slug=slug,
-        title="A \x1b B",
-        source=text,
-        source_path=f"{slug}.md",
-        content_hash="0" * 64,
-        coverage_start=coverage or date(2024, 1, 1),
-        status="approved",
-        approved_by="editor@example.org",
-        approved_at=T0,
-        created_at=T0,
-        updated_at=T0,
-        topics=ensure_topics(session, ["Learning design"]),
-    )
-    session.add(row)
-    session.flush()
-    return slug
+from tests.sending.helpers import POISON, T0, add_people, make_engine, poisoned_brief, store_brief
 
 
 def _send(session: Session, slug: str, at: datetime) -> int:

@@ -17,7 +17,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -29,11 +29,13 @@ from briefmail.config import get_settings
 from briefmail.db.models import Batch, Delivery
 from briefmail.db.session import session_scope
 from briefmail.sending import ledger, progress, service
+from briefmail.sending.backends.base import BatchResult, OutgoingBatch
 from briefmail.sending.backends.smtp import PROGRESS_GROUP, SmtpBackend
 from briefmail.sending.options import SendOptions
 from tests.cli import run_cli
 from tests.sending.helpers import add_people, make_engine, started_send, store_brief
-from tests.sending.test_backends import _free_port
+from tests.sending.test_backends import Catcher
+from tests.web.server import free_port
 from tests.worker.conftest import wait_until
 
 AUDIENCE = 100
@@ -63,7 +65,7 @@ class StallingCatcher:
 @pytest.fixture
 def stalling() -> Iterator[tuple[StallingCatcher, int, Controller]]:
     handler = StallingCatcher(STALL_AT)
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     yield handler, port, controller
@@ -158,27 +160,31 @@ def test_progress_of_a_stale_attempt_records_nothing(db_url: str) -> None:
     assert statuses == Counter({"accepted": 4, "queued": 6})
 
 
-def test_smtp_reports_progress_in_groups(db_url: str, tmp_path: Path) -> None:
-    from tests.sending.test_backends import Catcher
+def test_smtp_reports_progress_in_groups(db_url: str) -> None:
+    groups: list[int] = []
+
+    class Watched(SmtpBackend):
+        def send_batch(self, batch: OutgoingBatch) -> BatchResult:
+            report = batch.progress
+            assert report is not None  # the engine always asks for progress
+
+            def watch(ids: frozenset[int]) -> None:
+                groups.append(len(ids))
+                report(ids)
+
+            return super().send_batch(replace(batch, progress=watch))
 
     handler = Catcher(set())
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         send_id = started_send(45, batch_size=45)
         clock.set_now(None)
-        engine = make_engine(SmtpBackend(f"smtp://127.0.0.1:{port}", timeout=10))
-        groups: list[int] = []
-        real = engine._progress
-
-        def spy(claim: ledger.Claim, ids: frozenset[int]) -> None:
-            groups.append(len(ids))
-            real(claim, ids)
-
-        engine._progress = spy  # type: ignore[method-assign]
+        engine = make_engine(Watched(f"smtp://127.0.0.1:{port}", timeout=10))
         view = service.drain_send(engine, send_id)
     finally:
         controller.stop()
     assert groups == [PROGRESS_GROUP, PROGRESS_GROUP]  # the last 5 with the batch's answer
     assert (view.status, view.accepted) == ("sent", 45)
+    assert len(handler.messages) == 45
