@@ -44,11 +44,12 @@ bench: sync
 	$(RUN) python bench/redirect_path.py
 	$(RUN) python bench/api.py
 	$(RUN) python bench/archive.py
+	$(RUN) python bench/tokens.py
+	$(RUN) python bench/smtp_progress.py
 
 ## console-screenshots: every console page at desktop width and 375 px, into docs/console/
 console-screenshots: sync
 	$(RUN) python docs/console/shoot.py
-	$(RUN) python bench/tokens.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache briefmail-demo

@@ -10,6 +10,8 @@ import os
 from functools import lru_cache
 from typing import Any
 
+from celery.signals import worker_process_shutdown
+
 from briefmail.config import get_settings
 from briefmail.sending.engine import Engine
 from briefmail.sending.runtime import engine_from_settings
@@ -24,6 +26,14 @@ def _engine(pid: int) -> Engine:
 def engine() -> Engine:
     """This process's engine (one per pool process: built after the fork)."""
     return _engine(os.getpid())
+
+
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _stopped(**_: Any) -> None:
+    # A clean stop: whatever this process still held is settled at once by the others
+    # (its heartbeat would otherwise have to go silent for the lease first).
+    if _engine.cache_info().currsize:
+        engine().close()
 
 
 @app.task(name="briefmail.tick", ignore_result=True)  # type: ignore[untyped-decorator]

@@ -109,13 +109,25 @@ class Settings(BaseSettings):
     send_lease_seconds: int = Field(
         300,
         ge=10,
-        description="A batch claimed longer ago than this by a silent worker is settled.",
+        description="A worker whose heartbeat has been silent this long is taken for dead; "
+        "the batches it was sending are settled.",
     )
     send_resend_grace_seconds: int = Field(
         900,
         ge=0,
-        description="A batch resolved with --resend waits this long after the attempt in doubt, "
-        "for its late events.",
+        description="A batch in doubt is resent (by itself, or after --resend) no sooner than "
+        "this after the attempt in doubt, for its late events.",
+    )
+    send_stall_seconds: int = Field(
+        600,
+        ge=1,
+        description="A send with work due and no progress this long raises an alarm; so does "
+        "a weekly slot this long past with approved briefs waiting and no send.",
+    )
+    alert_to: str = Field(
+        "",
+        description="Addresses (comma-separated) mailed once per alarm through the email "
+        "backend: a failed or stalled send, a missed weekly slot, a batch in doubt.",
     )
     http_timeout_seconds: float = Field(
         30.0, gt=0, description="Timeout of each provider HTTP request (connect and read)."
@@ -220,6 +232,18 @@ class Settings(BaseSettings):
     def _lang(cls, value: str) -> str:
         return setting_checks.language(value)
 
+    @field_validator("alert_to")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for address in _split_addresses(value):
+            if parseaddr(address)[1].count("@") != 1:
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+    @property
+    def alert_recipients(self) -> list[str]:
+        return _split_addresses(self.alert_to)
+
     def signing_keys(self) -> list[bytes]:
         """Keys for HMAC links: the first signs, every one verifies (rotation).
 
@@ -251,6 +275,10 @@ class Settings(BaseSettings):
         if self.redis_url:
             return self.redis_url
         return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else ""
+
+
+def _split_addresses(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,12 @@ test can assert that each recipient got exactly one message. Faults are planned 
 request: `plan(429, retry_after=1)`, `plan(500)`, `plan(400)`, `plan(202, delay=3)`;
 `plan(202, hold=True)` and `hold()` keep answers back until `release()`. A request
 is recorded as accepted as soon as it is valid, as SendGrid accepts what it fully
-received even if the client then vanishes.
+received even if the client then vanishes. `failure_rates={429: 0.2, 500: 0.1}`
+answers that share of unplanned requests so (a seeded draw per request).
+
+With `webhook=Webhook(url, private_key)` it also plays SendGrid's signed Event
+Webhook: the events of every accepted request are posted to `url` in batches, signed
+as SendGrid signs them, and posted again later while the webhook does not answer 200.
 
 In-thread: `with FakeSendGrid() as fake: fake.url ...`. As a subprocess:
 `python -m tests.fakes.sendgrid_server --port 0` prints `listening on URL` and
@@ -18,21 +23,26 @@ With `--certfile CERT --keyfile KEY` it serves HTTPS, as SendGrid does.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
+import random
 import ssl
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 API_KEY = "SG.test-key"
 MAX_PERSONALIZATIONS = 1000
@@ -63,6 +73,27 @@ class Fault:
     body: str = ""
     batch_id: str | None = None  # only for requests of this batch (custom_args)
     hold: bool = False  # record it, then keep the answer back until release()
+
+
+@dataclass
+class Webhook:
+    """Where the fake posts events, and the key it signs them with."""
+
+    url: str
+    key: ec.EllipticCurvePrivateKey
+    events: tuple[str, ...] = ("processed", "delivered")
+    every: float = 0.2  # seconds between posts
+
+
+def signed_headers(key: ec.EllipticCurvePrivateKey, body: bytes) -> dict[str, str]:
+    """The headers of a signed Event Webhook post, as SendGrid sends them."""
+    timestamp = str(int(time.time()))
+    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        "Content-Type": "application/json",
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+    }
 
 
 class BadRequest(Exception):
@@ -176,8 +207,17 @@ class FakeSendGrid:
         port: int = 0,
         keep: str = "full",
         tls: ssl.SSLContext | None = None,
+        webhook: Webhook | None = None,
+        failure_rates: Mapping[int, float] | None = None,
+        seed: int = 12,
     ) -> None:
         self.keep = keep  # "full": whole personalizations; "ids": custom_args and email only
+        self.webhook = webhook
+        self.failure_rates = dict(failure_rates or {})
+        self._rng = random.Random(seed)
+        self._unposted: list[dict[str, Any]] = []  # events not yet taken by the webhook
+        self._posting = threading.Event()
+        self.posted = 0  # events the webhook answered 200 for
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._released = threading.Event()  # hold(): every answer waits
@@ -259,20 +299,8 @@ class FakeSendGrid:
 
     def events(self, event: str = "processed") -> list[dict[str, Any]]:
         """SendGrid Event Webhook entries for everything accepted (custom_args on top)."""
-        out = []
         with self._lock:
-            for p in self.accepted:
-                out.append(
-                    {
-                        "email": p["email"],
-                        "event": event,
-                        "timestamp": int(time.time()),
-                        "sg_event_id": uuid.uuid4().hex,
-                        "sg_message_id": p["message_id"] + ".filter0001",
-                        **p["custom_args"],
-                    }
-                )
-        return out
+            return [_event(p, event) for p in self.accepted]
 
     # -- serving ---------------------------------------------------------------------
 
@@ -281,12 +309,43 @@ class FakeSendGrid:
             target=self._server.serve_forever, name="fake-sendgrid", daemon=True
         )
         self._thread.start()
+        if self.webhook is not None:
+            self._posting.set()
+            threading.Thread(target=self._post_events, name="fake-webhook", daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self._posting.clear()
         self.release()
         self._server.shutdown()
         self._server.server_close()
+
+    def _post_events(self) -> None:
+        """Post what was accepted to the webhook, a batch at a time, until stopped."""
+        assert self.webhook is not None
+        while self._posting.is_set():
+            time.sleep(self.webhook.every)
+            with self._lock:
+                batch, self._unposted = self._unposted, []
+            if not batch:
+                continue
+            body = json.dumps(batch).encode()
+            request = urllib.request.Request(
+                self.webhook.url,
+                data=body,
+                headers=signed_headers(self.webhook.key, body),
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    ok = response.status == 200
+            except (OSError, urllib.error.URLError):
+                ok = False
+            with self._lock:
+                if ok:
+                    self.posted += len(batch)
+                else:  # SendGrid retries a batch the webhook did not take
+                    self._unposted[:0] = batch
 
     def __enter__(self) -> FakeSendGrid:
         return self.start()
@@ -304,6 +363,11 @@ class FakeSendGrid:
                 if fault.batch_id is None or fault.batch_id == batch:
                     self._faults.remove(fault)
                     return fault
+            draw = self._rng.random()
+        for status, rate in self.failure_rates.items():
+            if draw < rate:
+                return Fault(status)
+            draw -= rate
         return Fault()
 
     def _record(self, body: dict[str, Any], ps: list[dict[str, Any]], message_id: str) -> None:
@@ -321,6 +385,8 @@ class FakeSendGrid:
                         headers=p.get("headers", {}),
                     )
                 self.accepted.append(entry)
+                if self.webhook is not None:
+                    self._unposted.extend(_event(entry, name) for name in self.webhook.events)
             if self.keep == "full":
                 self.bodies.append({k: v for k, v in body.items() if k != "personalizations"})
 
@@ -476,6 +542,18 @@ class RemoteFakeSendGrid:
     @property
     def requests(self) -> list[dict[str, Any]]:
         return self.snapshot()["requests"]
+
+
+def _event(accepted: dict[str, Any], event: str) -> dict[str, Any]:
+    """One Event Webhook entry for an accepted personalization (custom_args on top)."""
+    return {
+        "email": accepted["email"],
+        "event": event,
+        "timestamp": int(time.time()),
+        "sg_event_id": uuid.uuid4().hex,
+        "sg_message_id": accepted["message_id"] + ".filter0001",
+        **accepted["custom_args"],
+    }
 
 
 def exactly_once(accepted: list[dict[str, Any]]) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -15,7 +15,7 @@ from briefmail.audience.subscribers import add_subscriber, new_secret
 from briefmail.audience.topics import ensure_topics
 from briefmail.briefs.store import approve_brief, import_brief
 from briefmail.config import get_settings
-from briefmail.db.models import Subscriber, subscriber_topics
+from briefmail.db.models import Brief, Subscriber, subscriber_topics
 from briefmail.db.session import session_factory, session_scope
 from briefmail.sending import owners, service, snapshot
 from briefmail.sending.backends.base import EmailBackend
@@ -25,6 +25,7 @@ from briefmail.sending.retry import RetryPolicy
 from tests.conftest import EXAMPLE_BRIEF
 
 SLUG = "2024-01-08-clinician-educators-want-coaching-programs-not-more-lectures"
+POISON = "2024-01-01-poisoned"
 TOPICS = ("learning-design", "workflow-based-education", "accreditation-operations")
 T0 = datetime(2024, 1, 15, 14, 0, tzinfo=UTC)
 
@@ -34,6 +35,30 @@ def store_brief(session: Session, *, approve: bool = True) -> str:
     if approve:
         approve_brief(session, row.slug, "editor@example.org")
     return row.slug
+
+
+def poisoned_brief(session: Session, *, slug: str = POISON, coverage: date | None = None) -> str:
+    """An approved brief whose text rendering refuses (an ESC character in the title)."""
+    text = EXAMPLE_BRIEF.read_text(encoding="utf-8").replace(
+        "title: Clinician-Educators Want", 'title: "A \\e B" #', 1
+    )
+    row = Brief(
+        slug=slug,
+        title="A \x1b B",
+        source=text,
+        source_path=f"{slug}.md",
+        content_hash="0" * 64,
+        coverage_start=coverage or date(2024, 1, 1),
+        status="approved",
+        approved_by="editor@example.org",
+        approved_at=T0,
+        created_at=T0,
+        updated_at=T0,
+        topics=ensure_topics(session, ["Learning design"]),
+    )
+    session.add(row)
+    session.flush()
+    return slug
 
 
 def add_people(
@@ -114,11 +139,24 @@ def started_send(count: int, batch_size: int = 10) -> int:
         slug = store_brief(session)
         add_people(session, count, topics=["learning-design"])
         send_id = service.create_send(session, slug, at=T0, now=T0).id
-    owner = owners.current_owner()
+    owner = live_owner()
     with session_scope() as session:
-        got = snapshot.claim_due_send(
-            session, now=T0, options=options(), owner=owner, is_dead=owners.is_dead
-        )
+        got = snapshot.claim_due_send(session, now=T0, options=options(), owner=owner)
     assert got == send_id
     snapshot.write_ledger(session_factory(), send_id, owner=owner, batch_size=batch_size)
     return send_id
+
+
+def live_owner() -> str:
+    """A registered engine identity that has just beaten (at the test's clock)."""
+    owner = owners.Owner(session_factory(), lease_seconds=300)
+    owner.beat()
+    return owner.id
+
+
+def dead_owner() -> str:
+    """A registered engine identity that has stopped (as after a clean shutdown)."""
+    owner = owners.Owner(session_factory(), lease_seconds=300)
+    owner.beat()
+    owner.stop()
+    return owner.id

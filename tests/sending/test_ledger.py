@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -13,7 +12,7 @@ from sqlalchemy import select, update
 from briefmail import clock
 from briefmail.audience.subscribers import unsubscribe
 from briefmail.audience.suppression import suppress
-from briefmail.db.models import Batch, Delivery, Send
+from briefmail.db.models import Batch, Delivery, Send, Worker
 from briefmail.db.session import session_factory, session_scope
 from briefmail.sending import ledger, owners, service
 from briefmail.sending.backends.outbox import OutboxBackend
@@ -76,15 +75,22 @@ def _orphan(send_id: int, owner: str) -> int:
         return claim.batch_id
 
 
-def test_an_orphan_of_a_live_owner_waits_for_its_lease(db_url: str, tmp_path: Path) -> None:
+def test_an_orphan_is_taken_only_once_its_owners_heartbeat_stops(
+    db_url: str, tmp_path: Path
+) -> None:
     send_id = started_send(3)
-    batch_id = _orphan(send_id, owners.current_owner())  # this process: alive
+    owner = owners.Owner(session_factory(), lease_seconds=60)
+    owner.beat()
+    batch_id = _orphan(send_id, owner.id)
     engine = make_engine(OutboxBackend(tmp_path / "o"), lease_seconds=60)
     assert engine.tick().settled == {}
-    clock.set_now(T0 + timedelta(seconds=61))
-    assert engine.tick().settled == {
-        batch_id: "pending"
-    }  # lease over; the outbox shows nothing sent
+    # Long past the lease since the claim, but the owner still beats: it is working.
+    clock.set_now(T0 + timedelta(seconds=600))
+    owner.beat()
+    assert engine.tick().settled == {}
+    # Then it falls silent for a lease: the outbox shows nothing sent, so it goes again.
+    clock.set_now(T0 + timedelta(seconds=661))
+    assert engine.tick().settled == {batch_id: "pending"}
 
 
 def test_a_dead_owners_outbox_batch_is_settled_from_the_files(db_url: str, tmp_path: Path) -> None:
@@ -105,17 +111,43 @@ def test_a_dead_owners_outbox_batch_is_settled_from_the_files(db_url: str, tmp_p
     assert len(list((tmp_path / "o").rglob("*.eml"))) == 3
 
 
-def test_a_dead_owner_on_this_host_is_known_at_once(db_url: str) -> None:
-    send_id = started_send(3)
-    batch_id = _orphan(send_id, f"{socket.gethostname()}:999999999:1")
+def test_a_stopped_owner_is_known_at_once_and_a_live_one_in_the_same_process_is_not(
+    db_url: str,
+) -> None:
+    # Two engines in one process share host and pid (as containers sharing a PID
+    # namespace and a host name do): only the instance ids and heartbeats tell them apart.
+    send_id = started_send(20)  # 2 batches
+    alive = owners.Owner(session_factory(), lease_seconds=300)
+    gone = owners.Owner(session_factory(), lease_seconds=300)
+    alive.beat()
+    gone.beat()
+    mine = _orphan(send_id, alive.id)
+    orphan = _orphan(send_id, gone.id)
+    gone.stop()
     with FakeSendGrid() as fake:
         engine = make_engine(SendGridBackend(api_key="x", host=fake.url, timeout=1))
-        report = engine.tick()  # no lease has run out, but the owner is provably gone
-    assert report.settled == {batch_id: "unknown"}
+        report = engine.tick()  # no lease has run out, but one owner is provably gone
+    assert report.settled == {orphan: "unknown"}
     with session_scope() as session:
-        error = session.get_one(Batch, batch_id).error or ""
-    assert f"briefmail sends resolve {batch_id} --accepted" in error
+        error = session.get_one(Batch, orphan).error or ""
+        assert session.get_one(Batch, mine).status == "sending"
+    assert f"briefmail sends resolve {orphan} --accepted" in error
     assert "--resend" in error
+    assert gone.id in error  # the worker named by its instance id
+
+
+def test_an_engine_beats_while_it_works_and_stops_cleanly(db_url: str, tmp_path: Path) -> None:
+    send_id = started_send(5)
+    engine = make_engine(OutboxBackend(tmp_path / "o"))
+    clock.set_now(None)
+    assert service.drain_send(engine, send_id).status == "sent"
+    with session_scope() as session:
+        row = session.get_one(Worker, engine.owner.id)
+        assert row.stopped_at is None
+        assert set(session.scalars(select(Batch.claimed_by))) == {engine.owner.id}
+    engine.close()
+    with session_scope() as session:
+        assert session.get_one(Worker, engine.owner.id).stopped_at is not None
 
 
 def test_cancel_stops_pending_batches_and_lets_the_one_in_flight_finish(db_url: str) -> None:

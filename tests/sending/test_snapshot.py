@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from pathlib import Path
 
@@ -12,11 +11,17 @@ from sqlalchemy import func, select
 from briefmail import clock
 from briefmail.db.models import Batch, Delivery, Send
 from briefmail.db.session import session_factory, session_scope
-from briefmail.sending import owners, service, snapshot
+from briefmail.sending import service, snapshot
 from briefmail.sending.backends.outbox import OutboxBackend
-from tests.sending.helpers import T0, add_people, make_engine, options, store_brief
-
-DEAD = f"{socket.gethostname()}:999999999:1"  # a process on this host that is gone
+from tests.sending.helpers import (
+    T0,
+    add_people,
+    dead_owner,
+    live_owner,
+    make_engine,
+    options,
+    store_brief,
+)
 
 
 def _claimed_send(count: int, owner: str) -> int:
@@ -27,9 +32,7 @@ def _claimed_send(count: int, owner: str) -> int:
         add_people(session, 7, prefix="off", topics=["clinical-ai"])
         send_id = service.create_send(session, slug, at=T0, now=T0).id
     with session_scope() as session:
-        got = snapshot.claim_due_send(
-            session, now=T0, options=options(), owner=owner, is_dead=lambda _o: False
-        )
+        got = snapshot.claim_due_send(session, now=T0, options=options(), owner=owner)
     assert got == send_id
     return send_id
 
@@ -37,7 +40,9 @@ def _claimed_send(count: int, owner: str) -> int:
 def test_a_writer_that_dies_mid_ledger_is_replaced_and_nobody_is_lost_or_doubled(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    send_id = _claimed_send(250, DEAD)
+    clock.set_now(T0)
+    dead = dead_owner()  # its heartbeat stopped: a writer gone
+    send_id = _claimed_send(250, dead)
     real = snapshot._write_chunk
     calls = {"n": 0}
 
@@ -49,11 +54,11 @@ def test_a_writer_that_dies_mid_ledger_is_replaced_and_nobody_is_lost_or_doubled
 
     monkeypatch.setattr(snapshot, "_write_chunk", dies_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
-        snapshot.write_ledger(session_factory(), send_id, owner=DEAD, batch_size=10)
+        snapshot.write_ledger(session_factory(), send_id, owner=dead, batch_size=10)
     monkeypatch.setattr(snapshot, "_write_chunk", real)
     with session_scope() as session:
         assert session.scalar(select(func.count()).where(Delivery.send_id == send_id)) == 100
-        assert session.get_one(Send, send_id).snapshot_by == DEAD
+        assert session.get_one(Send, send_id).snapshot_by == dead
 
     engine = make_engine(OutboxBackend(tmp_path / "o"), batch_size=10)
     # The first chunk's batches go out; the send must not be called finished early.
@@ -74,7 +79,8 @@ def test_a_writer_that_dies_mid_ledger_is_replaced_and_nobody_is_lost_or_doubled
 def test_a_send_is_not_finished_while_its_ledger_is_being_written(
     db_url: str, tmp_path: Path
 ) -> None:
-    owner = owners.current_owner()  # alive: nobody takes over
+    clock.set_now(T0)
+    owner = live_owner()  # alive: nobody takes over
     send_id = _claimed_send(30, owner)
     engine = make_engine(OutboxBackend(tmp_path / "o"))
     engine.tick()
@@ -86,7 +92,8 @@ def test_a_send_is_not_finished_while_its_ledger_is_being_written(
 
 
 def test_cancel_stops_a_ledger_being_written(db_url: str) -> None:
-    owner = owners.current_owner()
+    clock.set_now(T0)
+    owner = live_owner()
     send_id = _claimed_send(30, owner)
     with session_scope() as session:
         service.cancel_send(session, send_id, now=T0)

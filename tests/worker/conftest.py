@@ -48,6 +48,9 @@ def worker_env(db_url: str, broker: str, fake: FakeSendGrid, **extra: str) -> di
         BRIEFMAIL_SEND_RETRY_BASE_SECONDS="0.2",
         BRIEFMAIL_HTTP_TIMEOUT_SECONDS="60",
         BRIEFMAIL_SEND_RESEND_GRACE_SECONDS="0",  # `sends resolve --resend` goes at once
+        # A killed worker's heartbeat is silent for this long before its batches are
+        # settled (heartbeats every second).
+        BRIEFMAIL_SEND_LEASE_SECONDS="10",
     )
     env.update(extra)
     return env

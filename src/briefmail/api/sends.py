@@ -83,7 +83,9 @@ def create_send(
     if when <= now:
         start_send(ctx.settings, send_id)
     with ctx.transaction() as session:
-        return SendOut.of(service.get_send(session, send_id))
+        return SendOut.of(
+            service.get_send(session, send_id, stall_seconds=ctx.settings.send_stall_seconds)
+        )
 
 
 @router.get("/sends", response_model=SendList, responses=responses(401, 403, 422))
@@ -94,7 +96,12 @@ def sends(
 ) -> SendList:
     """Recent sends, newest first, as `briefmail sends list --json`."""
     with ctx.transaction() as session:
-        return SendList(sends=[SendOut.of(v) for v in service.list_sends(session, limit=limit)])
+        views = service.list_sends(
+            session, limit=limit, stall_seconds=ctx.settings.send_stall_seconds
+        )
+        return SendList.of(
+            views, service.standing_alarms(session, stall_seconds=ctx.settings.send_stall_seconds)
+        )
 
 
 @router.get("/sends/{send_id}", response_model=SendOut, responses=responses(401, 403, 404, 422))
@@ -103,7 +110,9 @@ def send(
 ) -> SendOut:
     """One send, as `briefmail sends show ID --json`."""
     with ctx.transaction() as session:
-        return SendOut.of(service.get_send(session, send_id))
+        return SendOut.of(
+            service.get_send(session, send_id, stall_seconds=ctx.settings.send_stall_seconds)
+        )
 
 
 @router.post(

@@ -166,3 +166,5 @@ def send(
     for error in view.errors:
         typer.echo(f"  {error}")
     typer.echo(str(send_id))
+    if view.status == "failed":  # the id still comes last: `sends show` tells the rest
+        raise typer.Exit(1)

@@ -33,15 +33,24 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 50,
 ) -> None:
-    """Recent sends, newest first."""
+    """Recent sends, newest first, with their alarms (and a missed weekly slot's)."""
+    stall = get_settings().send_stall_seconds
     with session_scope() as session:
-        views = service.list_sends(session, limit=limit)
+        views = service.list_sends(session, limit=limit, stall_seconds=stall)
+        standing = service.standing_alarms(session, stall_seconds=stall)
     if as_json:
-        document = SendList(sends=[SendOut.of(v) for v in views])
-        typer.echo(json.dumps(document.model_dump(mode="json"), indent=2))
+        typer.echo(json.dumps(SendList.of(views, standing).model_dump(mode="json"), indent=2))
         return
     table = Table(
-        "id", "brief", "kind", "status", "scheduled for", "recipients", "accepted", "failed"
+        "id",
+        "brief",
+        "kind",
+        "status",
+        "scheduled for",
+        "recipients",
+        "accepted",
+        "failed",
+        "alarms",
     )
     for v in views:
         table.add_row(
@@ -53,8 +62,11 @@ def list_(
             str(v.recipients),
             str(v.accepted),
             str(v.failed),
+            ", ".join(dict.fromkeys(alarm.kind for alarm in v.alarms)),
         )
     _out.print(table)
+    for alarm in standing:
+        _out.print(f"alarm: {alarm.message}", markup=False)
 
 
 @sends_app.command("show")
@@ -62,9 +74,10 @@ def show(
     send_id: Annotated[int, typer.Argument(help="The send id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """One send: status, counts, batch states and errors."""
+    """One send: status, counts, batch states, errors and alarms."""
+    stall = get_settings().send_stall_seconds
     with session_scope() as session:
-        view = service.get_send(session, send_id)
+        view = service.get_send(session, send_id, stall_seconds=stall)
     if as_json:
         typer.echo(json.dumps(SendOut.of(view).model_dump(mode="json"), indent=2))
         return
@@ -76,6 +89,8 @@ def show(
         typer.echo(f"error: {error}")
     for note in view.notes:
         typer.echo(f"note: {note}")
+    for alarm in view.alarms:
+        typer.echo(f"alarm: {alarm.message}")
 
 
 @sends_app.command("cancel")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import time
+import logging
 from typing import Annotated
 
 import typer
 
 from briefmail.cli import app
 from briefmail.config import get_settings
+from briefmail.errors import InvalidInputError
+from briefmail.sending.engine import WorkReport
+from briefmail.sending.loop import run_forever
 from briefmail.sending.runtime import engine_from_settings
 
 
@@ -17,11 +20,14 @@ def worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")
     ] = 2,
-    loglevel: Annotated[str, typer.Option("--loglevel", help="Celery log level.")] = "INFO",
+    loglevel: Annotated[str, typer.Option("--loglevel", help="Log level.")] = "INFO",
     beat: Annotated[bool, typer.Option("--beat/--no-beat", help="Run beat inside.")] = True,
 ) -> None:
     """Send due work: `celery -A worker.app worker -B` when BRIEFMAIL_BROKER_URL is set,
-    else a loop in this process that ticks every BRIEFMAIL_TICK_SECONDS."""
+    else a loop in this process that ticks every BRIEFMAIL_TICK_SECONDS and rides out
+    database and backend errors (logged, with a growing wait)."""
+    if loglevel.upper() not in logging.getLevelNamesMapping():
+        raise InvalidInputError(f"--loglevel: {loglevel!r} is not DEBUG, INFO, WARNING or ERROR")
     from briefmail.db.readiness import check_ready  # alembic: only for the commands using it
 
     settings = get_settings()
@@ -34,17 +40,20 @@ def worker(
         celery_app.worker_main([*argv, "-B"] if beat else argv)
         return
     typer.echo(f"no broker configured: working in-process, tick every {settings.tick_seconds:g}s")
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     engine = engine_from_settings(settings)
+
+    def report(done: WorkReport) -> None:
+        if done.started or done.batches or done.failed:
+            typer.echo(
+                f"started {len(done.started)} send(s), sent {len(done.batches)} batch(es)"
+                + (f", {len(done.failed)} send(s) failed" if done.failed else "")
+            )
+
     try:
-        while True:
-            started = time.monotonic()
-            engine.tick()
-            report = engine.work(budget_seconds=settings.tick_seconds)
-            if report.started or report.batches:
-                typer.echo(
-                    f"started {len(report.started)} send(s), sent {len(report.batches)} batch(es)"
-                )
-            time.sleep(max(0.0, settings.tick_seconds - (time.monotonic() - started)))
+        run_forever(engine, tick_seconds=settings.tick_seconds, on_round=report)
     except KeyboardInterrupt:
         typer.echo("worker stopped")
     finally:

@@ -12,12 +12,12 @@ from starlette.responses import Response
 
 from briefmail import clock
 from briefmail.accounts.roles import Permission, can
-from briefmail.console.alarms import Alarm, dashboard_alarms
 from briefmail.console.auth import Visit, guard
 from briefmail.console.context import console
 from briefmail.db.models import Brief, Send
 from briefmail.reports.figures import BriefReport, brief_report
-from briefmail.sending import service
+from briefmail.sending import alarms, service
+from briefmail.sending.alarms import Alarm
 from briefmail.sending.service import SendView
 from briefmail.sending.views import ScheduleOut, current_schedule
 
@@ -42,19 +42,24 @@ def _last_report(session: Session) -> BriefReport | None:
     return None if slug is None else brief_report(session, slug)
 
 
-def load(session: Session, *, reports: bool) -> Dashboard:
+def load(session: Session, *, reports: bool, stall_seconds: float) -> Dashboard:
     now = clock.now()
-    active = [v for v in service.list_sends(session, limit=50) if not v.finished]
+    listed = service.list_sends(session, limit=50, stall_seconds=stall_seconds)
+    active = [v for v in listed if not v.finished]
     return Dashboard(
         schedule=current_schedule(session, now=now),
         active=active,
         last=_last_report(session) if reports else None,
-        alarms=dashboard_alarms(session, now=now),
+        alarms=alarms.current(session, now=now, stall_seconds=stall_seconds),
     )
 
 
 @guard(Permission.BRIEFS_READ)
 async def dashboard(request: Request, visit: Visit) -> Response:
     ctx = console(request)
-    data = await ctx.db(load, reports=can(visit.role, Permission.REPORTS_READ))
+    data = await ctx.db(
+        load,
+        reports=can(visit.role, Permission.REPORTS_READ),
+        stall_seconds=ctx.settings.send_stall_seconds,
+    )
     return ctx.renderer.page(request, visit, "dashboard.html", title="Dashboard", data=data)

@@ -28,19 +28,22 @@ from briefmail.sending.service import SendView
 @guard(Permission.SENDS_READ)
 async def list_page(request: Request, visit: Visit) -> Response:
     ctx = console(request)
-    views = await ctx.db(service.list_sends, limit=100)
+    views = await ctx.db(
+        service.list_sends, limit=100, stall_seconds=ctx.settings.send_stall_seconds
+    )
     return ctx.renderer.page(request, visit, "sends.html", title="Sends", views=views)
 
 
-def _load(session: Session, send_id: int) -> tuple[SendView, list[BatchRow]]:
-    return service.get_send(session, send_id), batch_rows(session, send_id)
+def _load(session: Session, send_id: int, stall_seconds: float) -> tuple[SendView, list[BatchRow]]:
+    view = service.get_send(session, send_id, stall_seconds=stall_seconds)
+    return view, batch_rows(session, send_id)
 
 
 @guard(Permission.SENDS_READ)
 async def send_page(request: Request, visit: Visit) -> Response:
     ctx = console(request)
     send_id = request.path_params["send_id"]
-    view, batches = await ctx.db(_load, send_id)
+    view, batches = await ctx.db(_load, send_id, ctx.settings.send_stall_seconds)
     return ctx.renderer.page(
         request, visit, "send.html", title=f"Send {send_id}", view=view, batches=batches
     )

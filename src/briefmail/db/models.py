@@ -303,6 +303,7 @@ class Batch(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     accepted_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    doubt_note: Mapped[str | None] = mapped_column(Text)  # while unknown: why it still waits
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
@@ -495,3 +496,33 @@ class AuditEntry(Base):
     # From where: the client IP, or "cli".
     source: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Worker(Base):
+    """One engine's life (a worker process start, a command sending in-process): claims
+    name its random id, and its heartbeat says whether it still holds them. Host and
+    pid are for people only; containers share and reuse them."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]  # a clean stop: nothing waits out the lease
+
+
+class AlarmNotice(Base):
+    """An alarm incident mailed to BRIEFMAIL_ALERT_TO: keyed by incident, mailed once."""
+
+    __tablename__ = "alarm_notices"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    send_id: Mapped[int | None] = mapped_column(BigId)
+    message: Mapped[str] = mapped_column(Text)
+    attempt_key: Mapped[str] = mapped_column(String(64))  # the mail's: events show it went
+    raised_at: Mapped[datetime]
+    claimed_at: Mapped[datetime]
+    mailed_at: Mapped[datetime | None]

@@ -66,7 +66,7 @@ def build_message(
         message["Reply-To"] = reply_to
     message["Date"] = format_datetime(date or clock.now())
     message["Message-ID"] = message_id or make_msgid(domain=_domain(from_address))
-    if unsubscribe_url:
+    if unsubscribe_url:  # every brief has one; a staff alarm mail has none
         for name, value in list_unsubscribe_headers(unsubscribe_url, unsubscribe_mailto).items():
             message[name] = value
     for name, value in (headers or {}).items():

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
-from briefmail.db.models import Batch, ProviderEvent
+from briefmail.db.models import AlarmNotice, Batch, ProviderEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +114,55 @@ def batch_went_out(session: Session, batch: Batch) -> tuple[Sighting | None, str
             f"{batch.attempt_key} did too is unknown (if so its recipients have it twice)"
         )
     return first, note
+
+
+# How many of the newest stored events to look through for a later request's: events
+# arrive in bulk, so a live webhook's are among the newest.
+LATER_SCAN = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LaterRequest:
+    """A request made after some moment, whose provider events have been stored."""
+
+    what: str  # "batch 12", "an alarm mail"
+    made_at: datetime
+
+    def describe(self) -> str:
+        return f"{self.what}, sent at {self.made_at.isoformat(timespec='seconds')}"
+
+
+def later_request_seen(session: Session, batch_id: int, after: datetime) -> LaterRequest | None:
+    """Events of a request made after `after` (another batch's current attempt, or an
+    alarm mail of ours): the event webhook was alive and had caught up past `after`."""
+    rows = session.execute(
+        select(ProviderEvent.payload, Batch.id, Batch.attempt_key, Batch.claimed_at)
+        .join(Batch, Batch.id == ProviderEvent.batch_id)
+        .where(Batch.id != batch_id, Batch.claimed_at > after)
+        .order_by(ProviderEvent.id.desc())
+        .limit(LATER_SCAN)
+    )
+    for payload, other, key, made in rows:
+        if key and isinstance(payload, dict) and attempt_key_of(payload) == key:
+            return LaterRequest(f"batch {other}", clock.as_utc(made))
+    mails = dict(
+        session.execute(
+            select(AlarmNotice.attempt_key, AlarmNotice.claimed_at).where(
+                AlarmNotice.claimed_at > after, AlarmNotice.mailed_at.is_not(None)
+            )
+        ).all()
+    )
+    if not mails:
+        return None
+    # Alarm mails belong to no batch: their events carry batch id 0.
+    payloads = session.scalars(
+        select(ProviderEvent.payload)
+        .where(ProviderEvent.batch_id == 0)
+        .order_by(ProviderEvent.id.desc())
+        .limit(LATER_SCAN)
+    )
+    for payload in payloads:
+        key = attempt_key_of(payload) if isinstance(payload, dict) else None
+        if key in mails:
+            return LaterRequest("an alarm mail", clock.as_utc(mails[key]))
+    return None

@@ -38,7 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from briefmail import clock
 from briefmail.db.models import OPEN_BATCH, Batch, Delivery, Send, Subscriber, Suppression
 from briefmail.errors import NotFoundError, StateError
-from briefmail.sending import evidence
+from briefmail.sending import evidence, owners
 from briefmail.sending.backends.base import BatchResult, OrphanOutcome, ProviderError
 from briefmail.sending.evidence import Sighting
 from briefmail.sending.retry import RetryPolicy
@@ -344,8 +344,9 @@ def unknown_message(batch_id: int, worker: str | None, attempt_key: str | None, 
     """The operator's instructions for a batch whose outcome nobody can know."""
     return (
         f"outcome unknown: {why} (worker {worker or '?'}, attempt {attempt_key or '?'}); "
-        "the provider may have accepted it. It settles itself when provider events for "
-        "this attempt arrive. Otherwise check the provider's activity log, then run "
+        "the provider may have accepted it. Provider events for this attempt settle it as "
+        "accepted; silence about it while later requests' events arrive gets it resent. "
+        "To decide sooner, check the provider's activity log, then run "
         f"`briefmail sends resolve {batch_id} --accepted` if it went out, or "
         f"`briefmail sends resolve {batch_id} --resend` if it did not."
     )
@@ -360,6 +361,7 @@ def record_unknown(session: Session, claim: Claim, why: str, now: datetime) -> b
         .values(
             status="unknown",
             error=unknown_message(claim.batch_id, claim.worker, claim.attempt_key, why),
+            doubt_note=None,
             updated_at=now,
         )
     )
@@ -423,24 +425,20 @@ def open_sends(session: Session) -> list[int]:
 # -- orphans: batches whose owner is gone ------------------------------------------------
 
 
-def find_orphans(
-    session: Session,
-    *,
-    now: datetime,
-    lease_seconds: float,
-    is_dead: Callable[[str | None], bool],
-) -> list[int]:
-    """`sending` batches whose lease ran out or whose owner is known to be dead."""
-    rows = session.execute(
-        select(Batch.id, Batch.claimed_by, Batch.claimed_at).where(Batch.status == "sending")
-    ).all()
+def find_orphans(session: Session, *, now: datetime, lease_seconds: float) -> list[int]:
+    """`sending` batches whose owner's heartbeat has stopped (see `owners.silent`)."""
+    orphans = list(
+        session.scalars(
+            select(Batch.id).where(
+                Batch.status == "sending",
+                owners.silent(
+                    Batch.claimed_by, Batch.claimed_at, now=now, lease_seconds=lease_seconds
+                ),
+            )
+        )
+    )
     session.rollback()
-    expired = now - timedelta(seconds=lease_seconds)
-    return [
-        batch_id
-        for batch_id, owner, claimed_at in rows
-        if claimed_at is None or clock.as_utc(claimed_at) < expired or is_dead(owner)
-    ]
+    return orphans
 
 
 def settle_orphan(
@@ -492,6 +490,7 @@ def settle_orphan(
     else:
         batch.status = "unknown"
         batch.error = unknown_message(batch.id, batch.claimed_by, batch.attempt_key, why)
+        batch.doubt_note = None
     batch.updated_at = now
     status = batch.status
     session.commit()

@@ -1,53 +1,145 @@
-"""Who claimed a batch, and whether that process is provably gone.
+"""Who holds a batch, or a send's ledger, and whether they still do.
 
-A claim records `host:pid:start` (start = the process start time from /proc), so a
-worker on the same host can tell a dead owner at once, even if the pid was reused,
-instead of waiting out the lease. Owners on other hosts are judged by the lease only.
+Every engine (one per worker process start, or per command that sends in-process)
+takes a random instance id and, while it may hold claims, beats: a thread refreshes
+its row in `workers` every few seconds. Claims record the instance id. A batch is
+orphaned only when its owner's heartbeat has stopped: silent for the lease, or
+stopped cleanly. Host names and pids decide nothing: with host networking, or one
+PID namespace under one host name, containers share and reuse them, and live workers
+looked dead.
+
+A claim whose owner never registered (made before instance ids, as `host:pid:start`)
+is judged by its claim time against the lease, as such claims always were.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from functools import lru_cache
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import SQLColumnExpression, and_, exists, or_, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from briefmail import clock
+from briefmail.db.models import Worker
+from briefmail.sending.failures import first_line
+from briefmail.sending.txn import begin_write, rowcount
+
+log = logging.getLogger(__name__)
 
 
-def _start_ticks(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces; the start time is field 22.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else None
+def heartbeat_interval(lease_seconds: float) -> float:
+    """A tenth of the lease (1 to 15 s): a live owner beats many times before it could
+    look dead, even after a short database outage."""
+    return max(1.0, min(15.0, lease_seconds / 10))
 
 
-@lru_cache(maxsize=8)
-def _identity(pid: int) -> str:
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or '-'}"
+class Owner:
+    """This engine's identity, and its heartbeat while it may hold claims."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, lease_seconds: float) -> None:
+        self.id = uuid.uuid4().hex
+        self.sessions = sessions
+        self.interval = heartbeat_interval(lease_seconds)
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def holding(self) -> Iterator[str]:
+        """Beat while the caller may claim work; nests, and threads may share it.
+
+        Registered (a first, synchronous beat) before the first claim, so no claim ever
+        names an owner others cannot find. When the last holder leaves the beating
+        stops: an engine holds claims only inside `work`, so an idle engine owns nothing
+        whose liveness matters, and a process killed mid-batch simply stops beating.
+        """
+        with self._lock:
+            if self._holders == 0:
+                self.beat()
+                self._stop = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._stop,), name="briefmail-heartbeat", daemon=True
+                )
+                self._thread.start()
+            self._holders += 1
+        try:
+            yield self.id
+        finally:
+            with self._lock:
+                self._holders -= 1
+                done = self._thread if self._holders == 0 else None
+                if done is not None:
+                    self._stop.set()
+                    self._thread = None
+            if done is not None:
+                done.join(timeout=max(5.0, self.interval))
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
+            try:
+                self.beat()
+            except Exception as exc:  # a database blip: the next beat tries again
+                log.warning("worker %s: heartbeat not written: %s", self.id, first_line(exc))
+
+    def beat(self) -> None:
+        """Record that this engine is alive (registering it the first time)."""
+        now = clock.now()
+        with self.sessions() as session:
+            begin_write(session)
+            fresh = session.execute(
+                update(Worker).where(Worker.id == self.id).values(heartbeat_at=now, stopped_at=None)
+            )
+            if rowcount(fresh) == 0:
+                session.add(
+                    Worker(
+                        id=self.id,
+                        host=socket.gethostname()[:255],
+                        pid=os.getpid(),
+                        started_at=now,
+                        heartbeat_at=now,
+                    )
+                )
+            session.commit()
+
+    def stop(self) -> None:
+        """A clean stop: anything it still held is orphaned at once, not after the lease."""
+        try:
+            with self.sessions() as session:
+                begin_write(session)
+                session.execute(
+                    update(Worker).where(Worker.id == self.id).values(stopped_at=clock.now())
+                )
+                session.commit()
+        except SQLAlchemyError as exc:  # then the lease tells the others instead
+            log.warning("worker %s: stop not recorded: %s", self.id, first_line(exc))
 
 
-def current_owner() -> str:
-    """This process's identity (recomputed after fork: the pid changes)."""
-    return _identity(os.getpid())
-
-
-def is_dead(owner: str | None) -> bool:
-    """True only when `owner` ran on this host and that process no longer exists."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text, _, start = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if start and start != "-":
-        return _start_ticks(pid) != start
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+def silent(
+    owner: SQLColumnExpression[str | None],
+    since: SQLColumnExpression[datetime | None],
+    *,
+    now: datetime,
+    lease_seconds: float,
+) -> ColumnElement[bool]:
+    """SQL: true where `owner` (a claim's instance id, claimed at `since`) has stopped:
+    no heartbeat within the lease, a clean stop, or an unregistered owner whose claim
+    is older than the lease."""
+    expired = now - timedelta(seconds=lease_seconds)
+    alive = exists().where(
+        Worker.id == owner, Worker.stopped_at.is_(None), Worker.heartbeat_at >= expired
+    )
+    registered = exists().where(Worker.id == owner)
+    return or_(
+        owner.is_(None),
+        and_(~alive, or_(registered, since.is_(None), since < expired)),
+    )

@@ -19,9 +19,10 @@ from briefmail.audience.segment import narrow_topics
 from briefmail.audience.subscribers import normalise_email
 from briefmail.briefs.store import get_brief, parsed, topic_slugs
 from briefmail.db.models import DELIVERY_STATUSES, Batch, Brief, Delivery, Send
-from briefmail.errors import InvalidInputError, NotFoundError, StateError
+from briefmail.errors import BriefmailError, InvalidInputError, NotFoundError, StateError
 from briefmail.render.email import render_email
-from briefmail.sending import fit, ledger
+from briefmail.sending import alarms, failures, fit, ledger
+from briefmail.sending.alarms import Alarm
 from briefmail.sending.engine import Engine, next_due
 from briefmail.sending.options import SendOptions
 
@@ -146,13 +147,22 @@ def request_send(
 
 
 def _require_fit(brief: Brief, options: SendOptions) -> None:
-    """Render the stored brief as the send will and refuse it if SendGrid would."""
-    rendered = render_email(
-        parsed(brief),
-        lang=options.lang,
-        postal_address=options.postal_address,
-        public_url=options.public_url,
-    )
+    """Render the stored brief as the send will and refuse it if SendGrid would (or if
+    it cannot be rendered at all: the send would only fail at its start)."""
+    try:
+        rendered = render_email(
+            parsed(brief),
+            lang=options.lang,
+            postal_address=options.postal_address,
+            public_url=options.public_url,
+        )
+    except BriefmailError:
+        raise
+    except Exception as exc:
+        if failures.is_database_error(exc):
+            raise
+        reason = failures.describe(exc)
+        raise StateError(f"brief {brief.slug!r} cannot be rendered: {reason}") from None
     fit.require_fit(brief.slug, rendered, [topic.name for topic in brief.topics], options)
 
 
@@ -177,6 +187,8 @@ class SendView:
     batches: dict[str, int] = field(default_factory=dict)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # What needs a person about this send (see `alarms`): failed, stalled, in doubt.
+    alarms: list[Alarm] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -187,10 +199,11 @@ class SendView:
         return self.status in FINAL_SEND and self.batches.get("sending", 0) == 0
 
 
-def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
+def _views(session: Session, sends: Sequence[Send], stall_seconds: float) -> list[SendView]:
     ids = [s.id for s in sends]
     if not ids:
         return []
+    raised = alarms.for_sends(session, sends, now=clock.now(), stall_seconds=stall_seconds)
     deliveries: dict[int, dict[str, int]] = {}
     for send_id, status, count in session.execute(
         select(Delivery.send_id, Delivery.status, func.count())
@@ -205,21 +218,7 @@ def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
         .group_by(Batch.send_id, Batch.status)
     ):
         batches.setdefault(send_id, {})[status] = count
-    problems: dict[int, list[str]] = {}
-    notes: dict[int, list[str]] = {}
-    for send_id, seq, status, error in session.execute(
-        select(Batch.send_id, Batch.seq, Batch.status, Batch.error)
-        .where(
-            Batch.send_id.in_(ids),
-            or_(
-                Batch.status.in_(("failed", "unknown")),
-                and_(Batch.status == "accepted", Batch.error.is_not(None)),
-            ),
-        )
-        .order_by(Batch.send_id, Batch.seq)
-    ):
-        kept = notes if status == "accepted" else problems
-        kept.setdefault(send_id, []).append(f"batch {seq} {status}: {error or status}")
+    problems, notes = _batch_lines(session, ids)
     views = []
     for send in sends:
         counts = deliveries.get(send.id, {})
@@ -243,21 +242,60 @@ def _views(session: Session, sends: Sequence[Send]) -> list[SendView]:
                 batches=batches.get(send.id, {}),
                 started_at=clock.as_utc(send.started_at) if send.started_at else None,
                 finished_at=clock.as_utc(send.finished_at) if send.finished_at else None,
+                alarms=raised.get(send.id, []),
             )
         )
     return views
 
 
-def list_sends(session: Session, *, limit: int = 50) -> list[SendView]:
+def _batch_lines(
+    session: Session, ids: Sequence[int]
+) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Per send: a line per failed or unknown batch (what is wrong or in doubt, and why
+    it has not settled by itself yet), and a note per batch settled by evidence."""
+    problems: dict[int, list[str]] = {}
+    notes: dict[int, list[str]] = {}
+    for send_id, seq, status, error, waiting in session.execute(
+        select(Batch.send_id, Batch.seq, Batch.status, Batch.error, Batch.doubt_note)
+        .where(
+            Batch.send_id.in_(ids),
+            or_(
+                Batch.status.in_(("failed", "unknown")),
+                and_(Batch.status == "accepted", Batch.error.is_not(None)),
+            ),
+        )
+        .order_by(Batch.send_id, Batch.seq)
+    ):
+        kept = notes if status == "accepted" else problems
+        line = f"batch {seq} {status}: {error or status}"
+        if status == "unknown" and waiting:
+            line += f" Now: {waiting}."
+        kept.setdefault(send_id, []).append(line)
+    return problems, notes
+
+
+def list_sends(
+    session: Session, *, limit: int = 50, stall_seconds: float = alarms.DEFAULT_STALL_SECONDS
+) -> list[SendView]:
     sends = session.scalars(select(Send).order_by(Send.id.desc()).limit(limit)).all()
-    return _views(session, sends)
+    return _views(session, sends, stall_seconds)
 
 
-def get_send(session: Session, send_id: int) -> SendView:
+def get_send(
+    session: Session, send_id: int, *, stall_seconds: float = alarms.DEFAULT_STALL_SECONDS
+) -> SendView:
     send = session.get(Send, send_id)
     if send is None:
         raise NotFoundError(f"no send {send_id}")
-    return _views(session, [send])[0]
+    return _views(session, [send], stall_seconds)[0]
+
+
+def standing_alarms(
+    session: Session, *, stall_seconds: float = alarms.DEFAULT_STALL_SECONDS
+) -> list[Alarm]:
+    """Alarms that belong to no send (a missed weekly slot), for `sends list`."""
+    missed = alarms.slot_missed(session, now=clock.now(), stall_seconds=stall_seconds)
+    return [missed] if missed is not None else []
 
 
 def cancel_send(session: Session, send_id: int, *, now: datetime) -> SendView:

@@ -20,6 +20,7 @@ can never put anybody in line twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from itertools import islice
 from typing import Any, cast
@@ -32,9 +33,8 @@ from briefmail import clock
 from briefmail.audience.segment import audience_select
 from briefmail.briefs.store import parsed, topic_slugs
 from briefmail.db.models import Batch, Delivery, Send, SendLink
-from briefmail.errors import BriefmailError
 from briefmail.render.email import render_email
-from briefmail.sending import fit
+from briefmail.sending import failures, fit, owners
 from briefmail.sending.batching import PlannedBatch, plan_batches
 from briefmail.sending.options import SendOptions
 from briefmail.sending.scheduling import EARLIEST_OFFSET, wall_clock, zone
@@ -61,22 +61,32 @@ def snapshot_at(send: Send) -> datetime:
     return datetime.combine(day, at, tzinfo=UTC) - EARLIEST_OFFSET
 
 
+@dataclass(frozen=True, slots=True)
+class StartFailed:
+    """A due send that could not be started: it failed alone, with this reason."""
+
+    send_id: int
+    reason: str
+
+
 def claim_due_send(
     session: Session,
     *,
     now: datetime,
     options: SendOptions,
     owner: str,
-    is_dead: Callable[[str | None], bool],
     check_fit: bool = False,
-) -> int | None:
+) -> int | StartFailed | None:
     """Take a send whose ledger needs writing: a due scheduled send (rendered and
-    stored here) or one whose ledger writer stopped. Commits; the send id or None.
+    stored here) or one whose ledger writer has stopped (see `owners.silent`).
+    Commits; the send id, `StartFailed`, or None when there is none.
 
-    With `check_fit` (the engine's backend is SendGrid), a send whose brief cannot
-    fit one recipient's values in a SendGrid personalization fails here, before any
-    link, batch or delivery row is written (sends made by the weekly slot, or while
-    another backend was configured, reach no other check)."""
+    A send that cannot be rendered (or, with `check_fit`, whose brief cannot fit one
+    recipient's values in a SendGrid personalization) fails here, before any link,
+    batch or delivery row is written, whatever the exception: otherwise it would stay
+    due, first in line on every tick, and no other send would ever go out (sends made
+    by the weekly slot, or while another backend was configured, reach no other check).
+    """
     begin_write(session)
     query = (
         select(Send)
@@ -88,33 +98,29 @@ def claim_due_send(
             send_id = send.id
             try:
                 _start(session, send, now=now, options=options, owner=owner, check_fit=check_fit)
-            except BriefmailError as exc:
+            except Exception as exc:
                 session.rollback()
-                fail_send(session, send_id, f"could not start: {exc}", now=now)
-                return None
+                if failures.is_database_error(exc):
+                    raise
+                reason = failures.describe(exc)
+                failures.fail_send(session, send_id, f"could not start: {reason}", now=now)
+                return StartFailed(send_id, reason)
             session.commit()
             return send_id
-    stalled = select(Send).where(Send.status == "sending", Send.snapshot_by.is_not(None))
-    expired = now - timedelta(seconds=options.lease_seconds)
+    stalled = select(Send).where(
+        Send.status == "sending",
+        Send.snapshot_by.is_not(None),
+        owners.silent(
+            Send.snapshot_by, Send.snapshot_at, now=now, lease_seconds=options.lease_seconds
+        ),
+    )
     for send in session.execute(skip_locked(session, stalled, Send)).scalars():
-        last = clock.as_utc(send.snapshot_at) if send.snapshot_at else None
-        if last is None or last < expired or is_dead(send.snapshot_by):
-            send.snapshot_by = owner
-            send.snapshot_at = now
-            session.commit()
-            return send.id
+        send.snapshot_by = owner
+        send.snapshot_at = now
+        session.commit()
+        return send.id
     session.rollback()
     return None
-
-
-def fail_send(session: Session, send_id: int, error: str, *, now: datetime) -> None:
-    begin_write(session)
-    session.execute(
-        update(Send)
-        .where(Send.id == send_id, Send.status.in_(("scheduled", "sending")))
-        .values(status="failed", error=error, finished_at=now, snapshot_by=None)
-    )
-    session.commit()
 
 
 def _start(

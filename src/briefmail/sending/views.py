@@ -10,10 +10,24 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from briefmail.sending import weekly
+from briefmail.sending.alarms import Alarm
 from briefmail.sending.scheduling import WEEKDAYS, describe
 from briefmail.sending.service import SendView
 
 SendStatus = Literal["scheduled", "sending", "sent", "failed", "cancelled"]
+AlarmKind = Literal["failed", "stalled", "slot-missed", "in-doubt"]
+
+
+class AlarmOut(BaseModel):
+    """Something that needs a person (see `sending.alarms`): a failed or stalled send, a
+    batch in doubt, or a weekly slot that passed with approved briefs waiting."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    kind: AlarmKind
+    message: str
+    since: datetime
+    send_id: int | None
 
 
 class SendOut(BaseModel):
@@ -37,6 +51,7 @@ class SendOut(BaseModel):
     batches: dict[str, int]
     started_at: datetime | None
     finished_at: datetime | None
+    alarms: list[AlarmOut]
 
     @classmethod
     def of(cls, view: SendView) -> SendOut:
@@ -44,9 +59,18 @@ class SendOut(BaseModel):
 
 
 class SendList(BaseModel):
-    """Recent sends, newest first."""
+    """Recent sends, newest first, and the alarms that belong to no send (a missed
+    weekly slot)."""
 
     sends: list[SendOut]
+    alarms: list[AlarmOut]
+
+    @classmethod
+    def of(cls, views: list[SendView], standing: list[Alarm]) -> SendList:
+        return cls(
+            sends=[SendOut.of(v) for v in views],
+            alarms=[AlarmOut.model_validate(a) for a in standing],
+        )
 
 
 class QueuedBrief(BaseModel):

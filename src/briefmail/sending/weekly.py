@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from briefmail import clock
 from briefmail.db.models import Brief, Send, WeeklySlot
+from briefmail.sending.failures import went_ahead
 from briefmail.sending.scheduling import (
     WeeklyRule,
     parse_time_of_day,
@@ -66,8 +67,10 @@ def active_slot(session: Session) -> WeeklySlot | None:
 
 
 def never_sent() -> ColumnElement[bool]:
-    """No real send of the brief exists (a cancelled one counts: cancelling was a choice)."""
-    return ~exists().where(Send.brief_id == Brief.id, Send.kind == "brief")
+    """No real send of the brief exists (a cancelled one counts: cancelling was a choice;
+    one that failed before it started does not: nobody was put in line, so the brief
+    stays in line for the next slot)."""
+    return ~exists().where(Send.brief_id == Brief.id, Send.kind == "brief", went_ahead())
 
 
 def queued_briefs(session: Session) -> list[Brief]:
@@ -99,31 +102,35 @@ def plan(session: Session, *, now: datetime) -> SlotPlan | None:
     rule = rule_of(slot)
     queue = queued_briefs(session)
     day = rule.current_day(now)
-    taken = _has_send(session, slot, rule.occurrence(day))
-    if taken or not queue or rule.start(day) < clock.as_utc(slot.created_at):
+    taken, tried = occurrence_sends(session, slot, rule.occurrence(day))
+    untried = [brief for brief in queue if brief.id not in tried]
+    if taken or not untried or rule.start(day) < clock.as_utc(slot.created_at):
         # Otherwise the current occurrence is due and the next tick takes it.
         day = rule.next_day(now)
     return SlotPlan(slot, rule, rule.occurrence(day), rule.start(day), queue)
 
 
-def _has_send(session: Session, slot: WeeklySlot, occurrence: datetime) -> bool:
+def occurrence_sends(
+    session: Session, slot: WeeklySlot, occurrence: datetime
+) -> tuple[bool, set[int]]:
+    """Whether the occurrence has its send, and the briefs whose send for it failed
+    before starting (the slot passes over them to the next brief in line)."""
     window = timedelta(seconds=1)
-    return (
-        session.scalar(
-            select(Send.id)
-            .where(
-                Send.weekly_slot_id == slot.id,
-                Send.scheduled_for >= occurrence - window,
-                Send.scheduled_for <= occurrence + window,
-            )
-            .limit(1)
+    rows = session.execute(
+        select(Send.brief_id, went_ahead()).where(
+            Send.weekly_slot_id == slot.id,
+            Send.scheduled_for >= occurrence - window,
+            Send.scheduled_for <= occurrence + window,
         )
-        is not None
-    )
+    ).all()
+    return any(ahead for _, ahead in rows), {brief for brief, ahead in rows if not ahead}
 
 
 def fire_due_slot(session: Session, *, now: datetime) -> int | None:
-    """Create the send for the occurrence that has begun, if it has none; its id or None."""
+    """Create the send for the occurrence that has begun, if it has none; its id or None.
+
+    A send that failed before starting does not count as the occurrence's send: the
+    next tick creates one for the next brief in line."""
     begin_write(session)
     slot = (
         session.execute(
@@ -138,10 +145,13 @@ def fire_due_slot(session: Session, *, now: datetime) -> int | None:
     rule = rule_of(slot)
     day = rule.current_day(now)
     occurrence = rule.occurrence(day)
-    if rule.start(day) < clock.as_utc(slot.created_at) or _has_send(session, slot, occurrence):
+    taken, tried = occurrence_sends(session, slot, occurrence)
+    if rule.start(day) < clock.as_utc(slot.created_at) or taken:
         session.rollback()
         return None
-    queue = queued_briefs(session)
+    # A brief that failed to start at this occurrence is passed over (its failure is
+    # on its send and raised as an alarm); the next in line goes instead.
+    queue = [brief for brief in queued_briefs(session) if brief.id not in tried]
     brief = queue[0] if queue else None
     if brief is None:
         session.rollback()

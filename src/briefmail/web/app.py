@@ -22,15 +22,16 @@ from briefmail.archive.routes import archive_routes
 from briefmail.config import Settings, get_settings
 from briefmail.console.app import console_app
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
+from briefmail.web.alarmcounts import AlarmCounts
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
 from briefmail.web.redirect import ClickAnswers, ClickRedirects
 from briefmail.web.security_headers import SecurityHeaders
 
 
-def _click_health(ctx: WebContext) -> tuple[bool, dict[str, int]]:
+def _click_health(request: Request) -> tuple[bool, dict[str, int] | None]:
     """Degraded while the last write of buffered clicks failed (the database is down)."""
-    status = ctx.recorder.status()
+    status = context(request).recorder.status()
     counts = {
         "buffered": status.buffered,
         "written": status.written,
@@ -42,17 +43,25 @@ def _click_health(ctx: WebContext) -> tuple[bool, dict[str, int]]:
 
 # /healthz is public: each part reports whether it is healthy and counts, never text
 # (an error message can name hosts, users or paths). A new part is a new entry.
-HEALTH: dict[str, Callable[[WebContext], tuple[bool, dict[str, int]]]] = {
+def _alarm_health(request: Request) -> tuple[bool, dict[str, int] | None]:
+    """Degraded while a sending alarm is raised (failed, stalled, a missed slot, a batch
+    in doubt). None before the first read and while the database is down: the click
+    part tells the second."""
+    counts: dict[str, int] | None = request.app.state.alarm_counts.latest()
+    return not (counts and any(counts.values())), counts
+
+
+HEALTH: dict[str, Callable[[Request], tuple[bool, dict[str, int] | None]]] = {
     "clicks": _click_health,
+    "alarms": _alarm_health,
 }
 
 
 async def healthz(request: Request) -> Response:
     """200 while the process serves redirects: `{"status": "ok"|"degraded", part: counts}`."""
-    ctx = context(request)
     body: dict[str, object] = {"status": "ok"}
     for name, part in HEALTH.items():
-        healthy, counts = part(ctx)
+        healthy, counts = part(request)
         body[name] = counts
         if not healthy:
             body["status"] = "degraded"
@@ -112,5 +121,6 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
         exception_handlers={HTTPException: _http_error, 500: _server_error},
     )
     app.state.ctx = ctx
+    app.state.alarm_counts = AlarmCounts(ctx)  # /healthz: sending alarms by kind
     app.state.clicks = clicks  # found there by `protocol.ClickHttpProtocol`
     return app

@@ -15,7 +15,7 @@ answer) and lives in `briefmail.sending.engine`; a backend only turns an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
@@ -65,6 +65,9 @@ class OutgoingBatch:
     attempt_key: str  # unique per attempt; custom_args "attempt_key" (SendGrid uses "attempt")
     content: OutgoingContent
     recipients: Sequence[OutgoingRecipient]
+    # For backends that hand messages over one at a time (SMTP): called with each group
+    # of delivery ids handed over, so a crash mid-batch leaves one group in doubt at most.
+    progress: Callable[[frozenset[int]], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ def personal_message(
         to_name=recipient.name,
         html=content.html_template.fill(values),
         text=content.text_template.fill(values),
-        # A transactional message (the sign-up confirmation) has no list to leave.
+        # A transactional message (a sign-up confirmation, a staff alarm) has no list.
         unsubscribe_url=values.get(p.UNSUBSCRIBE_URL, ""),
         unsubscribe_mailto=unsubscribe_mailto,
         reply_to=content.reply_to,
