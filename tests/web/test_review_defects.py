@@ -5,15 +5,13 @@ from __future__ import annotations
 import threading
 
 import httpx
-from sqlalchemy import select
 
 from briefmail.config import get_settings
-from briefmail.db.models import Click, Subscriber
+from briefmail.db.models import Subscriber
 from briefmail.db.session import session_scope
-from briefmail.tracking.clicks import ClickStore, RawClick, new_event_key
 from briefmail.tracking.tokens import Purpose, sign, subscriber_token
 from briefmail.web.confirmation import ConfirmationEmail
-from tests.tracking.factories import T0, build_world
+from tests.tracking.factories import build_world
 from tests.web.conftest import BROWSER_UA
 
 
@@ -75,41 +73,6 @@ def test_sign_up_answer_does_not_wait_for_or_depend_on_the_email(db_url, start_s
     finally:
         release.set()
     assert mailed.wait(30)
-
-
-class _FailingCommit(Exception):
-    pass
-
-
-def test_a_burst_straddling_a_failed_batch_is_still_marked(db_url) -> None:
-    """A batch whose transaction fails (database outage) is retried; the retry must mark
-    the earlier clicks of the burst as the first attempt would have."""
-    world = build_world(db_url)
-    sub = world.subscribers[0]
-
-    def click(link_id: int, seconds: float) -> RawClick:
-        return RawClick(
-            new_event_key(), world.send_id, link_id, sub, T0.timestamp() + seconds,
-            "GET", "203.0.113.9", BROWSER_UA, "",
-        )  # fmt: skip
-
-    store = ClickStore(window_seconds=60)
-    first = [click(1, 600.0), click(2, 600.5)]
-    with session_scope(db_url) as s:
-        store.store(s, first)
-    third = [click(3, 601.4)]
-    try:
-        with session_scope(db_url) as s:
-            store.store(s, third)
-            raise _FailingCommit  # the commit never happens
-    except _FailingCommit:
-        pass
-    with session_scope(db_url) as s:
-        store.store(s, third)  # the recorder's retry of the same batch
-    with session_scope(db_url) as s:
-        result = {c.event_key: (c.automated, c.reason) for c in s.scalars(select(Click))}
-    for c in (*first, *third):
-        assert result[c.event_key] == (True, "burst")
 
 
 def test_tampered_tokens_naming_huge_ids_are_404_not_500(db_url, start_server) -> None:
