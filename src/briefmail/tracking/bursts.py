@@ -62,6 +62,10 @@ class BurstMemory:
                 continue
             if any(s[2] == click.event_key for s in latest):
                 continue  # stored before: a replayed batch
+            if len(latest) == 1 and latest[0][1] == click.link_id:  # one link, again
+                if click.clicked_at >= latest[0][0]:
+                    after[recipient] = (seen,)
+                continue
             kept, burst = classifier.next_links(latest, seen)
             if burst:
                 kept = _members(kept, recipient, reasons, earlier)
