@@ -178,18 +178,8 @@ def _serve(sock: socket.socket, database_url: str, redis_url: str, window_second
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    with sock, sock.makefile("rwb") as stream:
-        _reply(stream, _READY)
-        for line in stream:
-            rows = orjson.loads(line)
-            if rows is None:
-                break
-            try:
-                store([RawClick.from_row(row) for row in rows])
-            except Exception as exc:  # reported to the recorder, which keeps the batch
-                _reply(stream, f"{type(exc).__name__}: {exc}"[:300])
-            else:
-                _reply(stream, None)
+    with sock, contextlib.suppress(OSError):  # OSError: the web process is gone
+        _answer_batches(sock, store)
     stop.set()
     if drainer is not None:
         drainer.final_drain()
@@ -198,3 +188,20 @@ def _serve(sock: socket.socket, database_url: str, redis_url: str, window_second
 def _reply(stream: BufferedIOBase, message: object) -> None:
     stream.write(orjson.dumps(message) + b"\n")
     stream.flush()
+
+
+def _answer_batches(sock: socket.socket, store: Callable[[list[RawClick]], None]) -> None:
+    """Say ready, then store each batch that arrives and answer it, until told to stop
+    or the web process closes its end."""
+    with sock.makefile("rwb") as stream:
+        _reply(stream, _READY)
+        for line in stream:
+            rows = orjson.loads(line)
+            if rows is None:
+                return
+            try:
+                store([RawClick.from_row(row) for row in rows])
+            except Exception as exc:  # reported to the recorder, which keeps the batch
+                _reply(stream, f"{type(exc).__name__}: {exc}"[:300])
+            else:
+                _reply(stream, None)

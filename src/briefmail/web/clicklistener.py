@@ -217,7 +217,7 @@ class ClickConnection(asyncio.Protocol):
             head = method == "HEAD"
             self._queue(self.listener.encode(answer, head=head, keep_alive=keep_alive), keep_alive)
             return
-        before = self.waiting[-1][0] if self.waiting else None
+        before = next((a for a, _ in reversed(self.waiting) if isinstance(a, asyncio.Task)), None)
         task = self.loop.create_task(self._answer_later(method, url, headers, keep_alive, before))
         task.add_done_callback(self._write_waiting)
         self._queue(task, keep_alive)
@@ -237,10 +237,10 @@ class ClickConnection(asyncio.Protocol):
         url: bytes,
         headers: Headers,
         keep_alive: bool,
-        before: bytes | asyncio.Task[bytes] | None,
+        before: asyncio.Task[bytes] | None,
     ) -> bytes:
         """The answer of a request that waits: for its send's links, or for its turn."""
-        if isinstance(before, asyncio.Task):
+        if before is not None:
             await asyncio.wait([before])
         try:
             path = _path(url)

@@ -50,7 +50,7 @@ class WebContext:
     signups: Throttle
     mailer: Mailer
     # Start the click writer with the app, so the first clicks do not pay for its start
-    # (a second of imports); tests that start many servers never click in most.
+    # (its imports); tests that start many servers never click in most.
     start_writer_early: bool = True
 
     @classmethod
@@ -95,8 +95,8 @@ class WebContext:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
         # Everything loaded so far lives as long as the process: keep it out of the
-        # cyclic collector's full passes, which otherwise stall redirects for tens of
-        # milliseconds (measured in bench/redirect.py).
+        # cyclic collector's full passes, which otherwise stall redirects (BENCHMARKS.md,
+        # click redirect).
         gc.collect()
         gc.freeze()
         sink = self.recorder.sink
