@@ -42,6 +42,7 @@ bench: sync
 	$(RUN) python bench/send.py
 	$(RUN) python bench/redirect.py
 	$(RUN) python bench/redirect_path.py
+	$(RUN) python bench/redirect_hot_link.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache briefmail-demo

@@ -97,10 +97,10 @@ class OldBurstMemory:
                         reasons[member] = Reason.BURST
                 elif member in humans:
                     earlier.add((recipient >> 40, member))
-        return (clicks, recipients), earlier
+        return (clicks, recipients, reasons), earlier
 
-    def commit(self, after: Any, reasons: Sequence[Reason | None]) -> None:
-        clicks, recipients = after
+    def commit(self, after: Any) -> None:
+        clicks, recipients, reasons = after
         latest = max(c.clicked_at for c in clicks)
         start = self._generation_start
         if start is None or latest < start:

@@ -35,8 +35,7 @@ sys.path.insert(0, str(ROOT))
 KEY = "bench-secret-key-0123456789abcdef"
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 SEND_ID = 7
-LINKS = {1: ("https://example.org/a", "source"), 2: ("https://example.org/b", "source"),
-         3: ("https://example.org/demo", "cta")}  # fmt: skip
+LINKS = {1: "https://example.org/a", 2: "https://example.org/b", 3: "https://example.org/demo"}
 
 
 class Transport:

@@ -131,7 +131,7 @@ def burst_members(clicks: list[tuple[str, str, int, float]]) -> set[str]:
     latest: dict[str, tuple] = {}
     members: set[str] = set()
     for key, recipient, link_id, clicked_at in sorted(clicks, key=lambda c: c[3]):
-        kept, burst = next_links(latest.get(recipient, ()), (clicked_at, link_id, key, 0))
+        kept, burst = next_links(latest.get(recipient, ()), (clicked_at, link_id, key, True))
         latest[recipient] = kept
         if burst:
             members |= {seen[2] for seen in kept} | {key}
@@ -173,7 +173,7 @@ def test_a_link_opened_again_and_again_counts_once() -> None:
     and only its latest click joins a burst the other links make."""
     latest: tuple = ()
     for i in range(10_000):
-        latest, burst = next_links(latest, (at(i * 0.0001), 1, f"f{i}", 0))
+        latest, burst = next_links(latest, (at(i * 0.0001), 1, f"f{i}", True))
         assert not burst
     assert [seen[2] for seen in latest] == ["f9999"]
     flood = [(f"f{i}", "r1", 1, at(i * 0.001)) for i in range(1000)]
@@ -186,8 +186,8 @@ def test_a_link_opened_again_and_again_counts_once() -> None:
 
 def test_a_late_click_joins_the_burst_it_falls_in() -> None:
     latest: tuple = ()
-    for seen in [(at(0), 1, "a", 0), (at(0.5), 2, "b", 0), (at(1.0), 3, "c", 0)]:
+    for seen in [(at(0), 1, "a", True), (at(0.5), 2, "b", True), (at(1.0), 3, "c", True)]:
         latest, _ = next_links(latest, seen)
-    latest, burst = next_links(latest, (at(0.2), 2, "late", 0))  # older than "b"
+    latest, burst = next_links(latest, (at(0.2), 2, "late", True))  # older than "b"
     assert burst
     assert [seen[2] for seen in latest] == ["a", "b", "c"]

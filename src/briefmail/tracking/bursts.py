@@ -18,17 +18,16 @@ from briefmail.tracking import classifier
 from briefmail.tracking.classifier import Reason, Seen
 from briefmail.tracking.clicks import RawClick
 
-# `Seen` marks: a click's index in the batch being stored (>= 0), or how it was stored.
-HUMAN = -1
-AUTOMATED = -2
 # A burst spans BURST_SECONDS; a little more covers batches that arrive late.
 MEMORY_SECONDS = classifier.BURST_SECONDS + 1
 
 Recipients = Sequence[int | None]
+Memory = dict[int, tuple[Seen, ...]]
 
 
 class BurstMemory:
-    """Per recipient (an int: `recipient`), the latest clicks a burst could still need.
+    """Per recipient (an int: `recipient`), the latest clicks a burst could still need,
+    each with whether it is (to be) stored as a person's.
 
     Two generations: `_recent` fills up, and once it spans MEMORY_SECONDS it becomes
     `_older` and the previous `_older` is dropped whole, so nothing is forgotten click
@@ -38,24 +37,26 @@ class BurstMemory:
     """
 
     def __init__(self) -> None:
-        self._recent: dict[int, tuple[Seen, ...]] = {}
-        self._older: dict[int, tuple[Seen, ...]] = {}
+        self._recent: Memory = {}
+        self._older: Memory = {}
         self._generation_start: float | None = None
 
     def judge(
         self, clicks: Sequence[RawClick], recipients: Recipients, reasons: list[Reason | None]
-    ) -> tuple[dict[int, tuple[Seen, ...]], set[tuple[int, str]]]:
-        """Mark the batch's clicks that are in a burst (in `reasons`); return the memory
-        after the batch (for `commit`) and (send id, event key) of clicks stored as a
-        person's before this batch that a burst now includes."""
+    ) -> tuple[Memory, set[tuple[int, str]]]:
+        """Mark the batch's clicks that are in a burst (in `reasons`, where the rules
+        that need no history have been applied); return the memory after the batch
+        (for `commit`) and (send id, event key) of clicks stored as a person's before
+        this batch that a burst now includes."""
         recent, older = self._recent, self._older
-        after: dict[int, tuple[Seen, ...]] = {}
+        after: Memory = {}
         earlier: set[tuple[int, str]] = set()
+        batch: dict[str, int] | None = None  # event key -> index, once a burst needs it
         for i, recipient in enumerate(recipients):
             if recipient is None:
                 continue
             click = clicks[i]
-            seen = (click.clicked_at, click.link_id, click.event_key, i)
+            seen = (click.clicked_at, click.link_id, click.event_key, reasons[i] is None)
             latest = after.get(recipient) or recent.get(recipient) or older.get(recipient)
             if not latest:  # most clicks: nothing of this recipient in the last seconds
                 after[recipient] = (seen,)
@@ -68,28 +69,26 @@ class BurstMemory:
                 continue
             kept, burst = classifier.next_links(latest, seen)
             if burst:
-                kept = _members(kept, recipient, reasons, earlier)
+                if batch is None:
+                    batch = {c.event_key: j for j, c in enumerate(clicks)}
+                kept = _members(kept, recipient, batch, reasons, earlier)
                 if reasons[i] is None:
                     reasons[i] = Reason.BURST
             after[recipient] = kept
         return after, earlier
 
-    def commit(self, after: dict[int, tuple[Seen, ...]], reasons: Sequence[Reason | None]) -> None:
+    def commit(self, after: Memory) -> None:
         """Remember the batch `judge` saw, now that it is stored."""
         if not after:
             return
         latest = max(kept[-1][0] for kept in after.values())
         start = self._generation_start
         if start is None or latest < start:
-            start = self._generation_start = latest
+            self._generation_start = latest
         elif latest - start > MEMORY_SECONDS:
             self._older, self._recent = self._recent, {}
-            start = self._generation_start = latest
-        cutoff = start - MEMORY_SECONDS  # a late batch's clicks cannot join a new burst
-        recent = self._recent
-        for recipient, kept in after.items():
-            if kept[-1][0] >= cutoff:
-                recent[recipient] = tuple(_stored(seen, reasons) for seen in kept)
+            self._generation_start = latest
+        self._recent.update(after)
 
 
 def recipient(send_id: int, subscriber_id: int) -> int:
@@ -104,21 +103,17 @@ def send_of(recipient: int) -> int:
 def _members(
     kept: tuple[Seen, ...],
     recipient: int,
+    batch: dict[str, int],
     reasons: list[Reason | None],
     earlier: set[tuple[int, str]],
 ) -> tuple[Seen, ...]:
-    """Mark the remembered members of a burst; returns them with stored ones marked."""
-    for _at, _link, key, mark in kept:
-        if mark >= 0:
-            if reasons[mark] is None:
-                reasons[mark] = Reason.BURST
-        elif mark == HUMAN:
+    """Mark the remembered members of a burst: in this batch through `reasons`, stored
+    before it through `earlier`. Returns them marked as no longer a person's."""
+    for _at, _link, key, human in kept:
+        index = batch.get(key)
+        if index is not None:
+            if reasons[index] is None:
+                reasons[index] = Reason.BURST
+        elif human:
             earlier.add((send_of(recipient), key))
-    return tuple(s if s[3] != HUMAN else (s[0], s[1], s[2], AUTOMATED) for s in kept)
-
-
-def _stored(seen: Seen, reasons: Sequence[Reason | None]) -> Seen:
-    mark = seen[3]
-    if mark < 0:
-        return seen
-    return (seen[0], seen[1], seen[2], HUMAN if reasons[mark] is None else AUTOMATED)
+    return tuple((at, link, key, False) for at, link, key, _human in kept)

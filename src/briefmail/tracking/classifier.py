@@ -97,10 +97,9 @@ def in_window(clicked_at: float, accepted_at: float | None, window_seconds: int)
 
 
 # One recipient's latest click on each of the last few distinct links it opened:
-# (clicked_at in POSIX seconds, link_id, event key, mark), oldest first. The mark is the
-# caller's: `tracking.bursts` keeps a click's place in its batch or whether it was stored
-# as a person's.
-Seen = tuple[float, int, str, int]
+# (clicked_at in POSIX seconds, link_id, event key, whether it counts as a person's),
+# oldest first.
+Seen = tuple[float, int, str, bool]
 
 
 def next_links(

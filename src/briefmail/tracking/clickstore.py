@@ -72,7 +72,7 @@ class ClickStore:
                 for c, reason in zip(unique, reasons, strict=True)
             ]  # fmt: skip
             inserted = insert_clicks(session, rows)
-        self.bursts.commit(memory, reasons)
+        self.bursts.commit(memory)
         return inserted
 
     def _request_reasons(self, clicks: Sequence[RawClick]) -> list[Reason | None]:

@@ -113,12 +113,12 @@ class WebContext:
                 await sink.close()
 
 
-def _load_links(sessions: sessionmaker[Session], send_id: int) -> dict[int, tuple[str, str]]:
+def _load_links(sessions: sessionmaker[Session], send_id: int) -> dict[int, str]:
     with sessions() as session:
         rows = session.execute(
-            select(SendLink.link_id, SendLink.url, SendLink.kind).where(SendLink.send_id == send_id)
+            select(SendLink.link_id, SendLink.url).where(SendLink.send_id == send_id)
         )
-        return {link_id: (url, kind) for link_id, url, kind in rows}
+        return {link_id: url for link_id, url in rows}
 
 
 def context(request: Request) -> WebContext:

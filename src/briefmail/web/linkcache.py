@@ -29,13 +29,13 @@ _SAFE = ":/?#[]@!$&'()*+,;=%-._~"
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    url: str
-    kind: str
+    """The 302 to one link's URL."""
+
     start: dict[str, Any]  # the ASGI "http.response.start" message of the 302
     header_lines: bytes  # its headers, each "name: value\r\n"
 
     @classmethod
-    def redirect(cls, url: str, kind: str, location: str) -> Destination:
+    def redirect(cls, location: str) -> Destination:
         headers = Response(
             status_code=302,
             headers={
@@ -46,7 +46,7 @@ class Destination:
         ).raw_headers
         start = {"type": "http.response.start", "status": 302, "headers": headers}
         lines = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-        return cls(url, kind, start, lines)
+        return cls(start, lines)
 
 
 def safe_location(url: str) -> str | None:
@@ -66,14 +66,14 @@ class SendLinkCache:
 
     def __init__(
         self,
-        load: Callable[[int], Mapping[int, tuple[str, str]]],
+        load: Callable[[int], Mapping[int, str]],
         *,
         miss_seconds: float = 30.0,
     ) -> None:
-        self._load = load  # blocking: (send_id) -> {link_id: (url, kind)}; run in a thread
+        self._load = load  # blocking: (send_id) -> {link_id: url}; run in a thread
         self._sends: dict[int, dict[int, Destination]] = {}
         self._missing: dict[int, float] = {}
-        self._pending: dict[int, asyncio.Future[Mapping[int, tuple[str, str]]]] = {}
+        self._pending: dict[int, asyncio.Future[Mapping[int, str]]] = {}
         self.miss_seconds = miss_seconds
 
     def cached(self, send_id: int, link_id: int) -> Destination | None:
@@ -98,10 +98,10 @@ class SendLinkCache:
             future.add_done_callback(lambda _f: self._pending.pop(send_id, None))
         rows = await asyncio.shield(future)
         links = {}
-        for link_id, (url, kind) in rows.items():
+        for link_id, url in rows.items():
             location = safe_location(url)
             if location is not None:
-                links[link_id] = Destination.redirect(url, kind, location)
+                links[link_id] = Destination.redirect(location)
         if rows:
             self._sends[send_id] = links
         else:
