@@ -133,7 +133,6 @@ class ClickConnection(asyncio.Protocol):
         self.url = b""
         self.headers: Headers = []
         self.head_size = 0
-        self.in_message = False
         # Answers not written yet, in request order, when one waits for a send's links:
         # (answer or the task making it, whether the connection closes after it).
         self.waiting: deque[tuple[bytes | asyncio.Task[bytes], bool]] = deque()
@@ -180,7 +179,6 @@ class ClickConnection(asyncio.Protocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
-        self.in_message = True
         self.url = b""
         self.headers = []
         self.head_size = 0
@@ -196,7 +194,6 @@ class ClickConnection(asyncio.Protocol):
             self.headers.append((name.lower(), value))
 
     def on_message_complete(self) -> None:
-        self.in_message = False
         if self.closing:
             return  # pipelined behind a request that closed the connection: never answered
         parser = self.parser
