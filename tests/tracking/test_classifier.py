@@ -68,22 +68,22 @@ def test_a_person_in_a_browser_is_human(user_agent: str) -> None:
     assert request_reason(facts(user_agent=user_agent)) is None
 
 
-def test_honeypot_link() -> None:
+def test_the_hidden_honeypot_link_is_automated() -> None:
     assert request_reason(facts(link_id=0)) is Reason.HONEYPOT
 
 
 @pytest.mark.parametrize("method", ["HEAD", "head"])
-def test_head(method: str) -> None:
+def test_a_head_request_is_automated(method: str) -> None:
     assert request_reason(facts(method=method)) is Reason.HEAD
 
 
 @pytest.mark.parametrize("purpose", ["prefetch", "prefetch;prerender", "preview", "prefetch,x"])
-def test_prefetch_hints(purpose: str) -> None:
+def test_prefetch_and_preview_hints_are_automated(purpose: str) -> None:
     assert request_reason(facts(purpose=purpose)) is Reason.PREFETCH
 
 
 @pytest.mark.parametrize("user_agent", SCANNERS)
-def test_scanner_user_agents(user_agent: str) -> None:
+def test_scanner_bot_and_library_user_agents_are_automated(user_agent: str) -> None:
     assert request_reason(facts(user_agent=user_agent)) is Reason.SCANNER_UA
 
 
@@ -112,7 +112,7 @@ def test_the_first_rule_met_is_the_reason() -> None:
 T = datetime(2024, 1, 8, 9, 0, tzinfo=UTC).timestamp()  # POSIX seconds, as stored
 
 
-def test_window() -> None:
+def test_the_scanner_window_follows_acceptance() -> None:
     assert in_window(T + 5, T, 60)
     assert in_window(T - 2, T, 60)  # provider beat our commit
     assert not in_window(T + 60, T, 60)

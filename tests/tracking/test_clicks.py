@@ -338,7 +338,9 @@ def test_bounded_buffer_counts_what_it_drops() -> None:
     assert recorder.dropped == 3
 
 
-def test_sqlite_file_moved_away_then_back(tmp_path: Path, monkeypatch) -> None:
+def test_clicks_wait_while_the_sqlite_file_is_gone_and_land_when_it_is_back(
+    tmp_path: Path, monkeypatch
+) -> None:
     """The database vanishes under a running recorder; clicks wait and land after."""
     url = f"sqlite:///{tmp_path / 'clicks.db'}"
     world = build_world(url)
@@ -376,7 +378,7 @@ def test_sqlite_file_moved_away_then_back(tmp_path: Path, monkeypatch) -> None:
     assert set(stored(url)) == {c.event_key for c in made}
 
 
-def test_redis_stream_then_drain_into_the_database(db_url, redis_url) -> None:
+def test_a_batch_is_one_stream_entry_and_drains_into_the_database(db_url, redis_url) -> None:
     world = build_world(db_url)
     made = [raw(world, world.subscribers[i], 1, 900 + i) for i in range(3)]
     client = redis.Redis.from_url(redis_url)
