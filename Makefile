@@ -46,6 +46,7 @@ bench: sync
 	$(RUN) python bench/archive.py
 	$(RUN) python bench/tokens.py
 	$(RUN) python bench/smtp_progress.py
+	$(RUN) python bench/redirect_hot_link.py
 
 ## console-screenshots: every console page at desktop width and 375 px, into docs/console/
 console-screenshots: sync

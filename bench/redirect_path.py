@@ -1,16 +1,19 @@
-"""CPU per click redirect inside the server process, without the network.
+"""CPU per click redirect inside one process, without the network.
 
 bench/redirect.py measures whole servers under wrk, on two shared cores, where run to
-run noise is ±10 %. This script isolates the server's own work per request: the same
-HTTP bytes are fed to uvicorn's protocol objects in-process (a fake transport counts
-the answers), on a uvloop loop, in one run, so the paths compare directly:
+run noise is large. This script isolates the code's own work per request, in one run,
+on a uvloop loop, through public interfaces only:
 
-1. uvicorn's httptools protocol + the bare Starlette app (bench/bare_redirect_app.py);
-2. uvicorn's httptools protocol + briefmail's app: the ASGI path (`ClickRedirects`);
-3. `briefmail.web.protocol.ClickHttpProtocol` + briefmail's app: the protocol path.
+1. the bare Starlette app (bench/bare_redirect_app.py) called as an ASGI app: what the
+   baseline's application costs on top of any ASGI server;
+2. briefmail's app called as an ASGI app on /c/ (`ClickRedirects`): the same for the
+   redirect on the web port;
+3. the click listener (`briefmail.web.clicklistener`) fed the same HTTP bytes through a
+   stand-in transport: the whole server side of a click, HTTP parsing and all.
 
-Clicks are recorded into the in-process buffer and not stored:
-storage runs in other processes and is in bench/redirect.py's figures.
+Rows 1 and 2 leave out the ASGI server (uvicorn's share is in bench/redirect.py's
+server CPU); row 3 has nothing left out. Clicks are recorded into the in-process buffer
+and not stored: storage runs in other processes and is in bench/redirect.py's figures.
 
     .venv/bin/python bench/redirect_path.py [--requests 50000] [--repeat 5]
 """
@@ -32,12 +35,11 @@ sys.path.insert(0, str(ROOT))
 KEY = "bench-secret-key-0123456789abcdef"
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 SEND_ID = 7
-LINKS = {1: ("https://example.org/a", "source"), 2: ("https://example.org/b", "source"),
-         3: ("https://example.org/demo", "cta")}  # fmt: skip
+LINKS = {1: "https://example.org/a", 2: "https://example.org/b", 3: "https://example.org/demo"}
 
 
 class Transport:
-    """Just enough of an asyncio transport for uvicorn's protocols; counts writes."""
+    """Just enough of an asyncio transport for the click listener; counts writes."""
 
     def __init__(self) -> None:
         self.writes = 0
@@ -52,9 +54,7 @@ class Transport:
         return False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
+        return ("127.0.0.1", 50000) if name == "peername" else default
 
     def pause_reading(self) -> None:
         pass
@@ -63,47 +63,78 @@ class Transport:
         pass
 
 
-def requests(count: int) -> list[bytes]:
+def tokens(count: int) -> list[str]:
     from briefmail.config import get_settings
     from briefmail.tracking.tokens import click_token
 
     keys = get_settings().signing_keys()
+    return [click_token(keys, SEND_ID, 1 + i % 3, 1000 + i) for i in range(count)]
+
+
+def http_requests(batch: list[str]) -> list[bytes]:
     return [
-        f"GET /c/{click_token(keys, SEND_ID, 1 + i % 3, 1000 + i)} HTTP/1.1\r\n"
-        f"Host: links.example.org\r\nUser-Agent: {UA}\r\nAccept: */*\r\n\r\n".encode()
-        for i in range(count)
+        f"GET /c/{token} HTTP/1.1\r\nHost: links.example.org\r\nUser-Agent: {UA}\r\n"
+        f"Accept: */*\r\n\r\n".encode()
+        for token in batch
     ]
 
 
-async def drive(protocol: Any, transport: Transport, batch: list[bytes]) -> float:
-    """CPU seconds to answer every request in `batch`, one at a time, as wrk's
-    connections do (the next request is sent after the answer)."""
+def scopes(batch: list[str]) -> list[dict[str, Any]]:
+    """The scopes uvicorn would build, made before the clock starts."""
+    headers = [(b"host", b"links.example.org"), (b"user-agent", UA.encode()), (b"accept", b"*/*")]
+    common = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "root_path": "",
+        "headers": headers,
+        "method": "GET",
+        "query_string": b"",
+    }
+    return [
+        {**common, "path": f"/c/{t}", "raw_path": f"/c/{t}".encode(), "state": {}} for t in batch
+    ]
+
+
+async def through_asgi(app: Any, batch: list[str]) -> float:
+    """CPU seconds for `app` to answer every request of `batch` as an ASGI app."""
+    prepared = scopes(batch)
+    sent = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal sent
+        sent += 1
+
     started = time.process_time()
-    for raw in batch:
-        before = transport.writes
-        protocol.data_received(raw)
-        while transport.writes == before or not (
-            protocol.cycle is None or protocol.cycle.response_complete
-        ):
-            await asyncio.sleep(0)
-    return time.process_time() - started
+    for scope in prepared:
+        await app(scope, receive, send)
+    seconds = time.process_time() - started
+    assert sent == 2 * len(batch), sent
+    return seconds
 
 
-def server_for(app: Any, http: Any, loop: asyncio.AbstractEventLoop) -> tuple[Any, Transport]:
-    import uvicorn
-    from uvicorn.server import ServerState
+async def through_listener(listener: Any, batch: list[str]) -> float:
+    """CPU seconds for a click listener connection to answer `batch`, one request at a
+    time as wrk's connections send them (the next after the answer)."""
+    from briefmail.web.clicklistener import ClickConnection
 
-    from briefmail.web.serve import server_options
-
-    options = server_options() | {"http": http}
-    config = uvicorn.Config(app, **options)
-    config.load()
-    state = ServerState()
-    state.default_headers = [(b"date", b"Thu, 26 Nov 2026 00:00:00 GMT")]
-    protocol = config.http_protocol_class(config, state, {}, _loop=loop)  # type: ignore[call-arg]
+    requests = http_requests(batch)
+    connection = ClickConnection(listener)
     transport = Transport()
-    protocol.connection_made(transport)
-    return protocol, transport
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    started = time.process_time()
+    for raw in requests:
+        connection.data_received(raw)
+    seconds = time.process_time() - started
+    assert transport.writes == len(batch), transport.writes
+    connection.connection_lost(None)
+    return seconds
 
 
 def main() -> int:
@@ -121,42 +152,34 @@ def main() -> int:
 
     from briefmail.config import get_settings
     from briefmail.web.app import create_app
+    from briefmail.web.clicklistener import ClickListener
+    from briefmail.web.forwarded import TrustedProxies
     from briefmail.web.linkcache import SendLinkCache
-    from briefmail.web.protocol import ClickHttpProtocol
+    from briefmail.web.redirect import ClickAnswers
 
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    batch = requests(args.requests)
+    batch = tokens(args.requests)
+    app = create_app(get_settings(), start_writer_early=False)
+    ctx = app.state.ctx
+    ctx.links = SendLinkCache(lambda _send_id: LINKS)
+    loop.run_until_complete(ctx.links.get(SEND_ID, 1))  # the send is cached
+    listener = ClickListener(ClickAnswers(ctx), trusted=TrustedProxies("127.0.0.1"))
+    bare = create_bare_app()
 
-    def briefmail_app() -> Any:
-        app = create_app(get_settings(), start_writer_early=False)
-        app.state.ctx.links = SendLinkCache(lambda _send_id: LINKS)
-        loop.run_until_complete(app.state.ctx.links.get(SEND_ID, 1))  # the send is cached
-        return app
-
-    paths: list[tuple[str, Callable[[], Any], Any]] = [
-        ("uvicorn + bare Starlette app (HMAC check, 302)", create_bare_app, "httptools"),
-        ("uvicorn + briefmail app (ASGI path)", briefmail_app, "httptools"),
-        ("ClickHttpProtocol + briefmail app (protocol path)", briefmail_app, ClickHttpProtocol),
+    paths: list[tuple[str, Callable[[], Any]]] = [
+        ("bare Starlette app, as ASGI (HMAC check, 302)", lambda: through_asgi(bare, batch)),
+        ("briefmail app on /c/, as ASGI (ClickRedirects)", lambda: through_asgi(app, batch)),
+        ("click listener, HTTP bytes in and out", lambda: through_listener(listener, batch)),
     ]
     python = sys.version.split()[0]
     print(f"{args.requests:,} requests per run, best of {args.repeat}; Python {python}")
     print()
-    print("| path | CPU µs per request | requests/s of one core |")
-    print("|---|---:|---:|")
-    figures = []
-    for name, make_app, http in paths:
-        app = make_app()
-        best = float("inf")
-        for _ in range(args.repeat):
-            protocol, transport = server_for(app, http, loop)
-            seconds = loop.run_until_complete(drive(protocol, transport, batch))
-            best = min(best, seconds)  # recorded clicks stay in the buffer (room for 500k)
-        per_request = best / len(batch) * 1e6
-        figures.append(per_request)
-        print(f"| {name} | {per_request:.1f} | {1e6 / per_request:,.0f} |")
-    print()
-    print(f"protocol path vs bare app: {figures[0] / figures[2]:.2f}x less CPU per request")
+    print("| path | CPU µs per request |")
+    print("|---|---:|")
+    for name, run in paths:
+        best = min(loop.run_until_complete(run()) for _ in range(args.repeat))
+        print(f"| {name} | {best / len(batch) * 1e6:.1f} |")
     return 0
 
 

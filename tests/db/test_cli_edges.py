@@ -28,6 +28,7 @@ COMMANDS: dict[str, list[str]] = {
     "report": ["report", SLUG],
     "send": ["send", SLUG, "--now"],
     "web": ["web", "--port", "1"],
+    "clicks": ["clicks", "--port", "1"],
     "worker": ["worker"],
     "brief import": ["brief", "import", "{brief}"],
     "brief approve": ["brief", "approve", SLUG, "--by", "Dana"],

@@ -11,9 +11,9 @@ from briefmail.tracking import scanners
 from briefmail.tracking.classifier import (
     Reason,
     RequestFacts,
-    burst_members,
     in_scanner_network,
     in_window,
+    next_links,
     request_reason,
 )
 
@@ -68,22 +68,22 @@ def test_a_person_in_a_browser_is_human(user_agent: str) -> None:
     assert request_reason(facts(user_agent=user_agent)) is None
 
 
-def test_honeypot_link() -> None:
+def test_the_hidden_honeypot_link_is_automated() -> None:
     assert request_reason(facts(link_id=0)) is Reason.HONEYPOT
 
 
 @pytest.mark.parametrize("method", ["HEAD", "head"])
-def test_head(method: str) -> None:
+def test_a_head_request_is_automated(method: str) -> None:
     assert request_reason(facts(method=method)) is Reason.HEAD
 
 
 @pytest.mark.parametrize("purpose", ["prefetch", "prefetch;prerender", "preview", "prefetch,x"])
-def test_prefetch_hints(purpose: str) -> None:
+def test_prefetch_and_preview_hints_are_automated(purpose: str) -> None:
     assert request_reason(facts(purpose=purpose)) is Reason.PREFETCH
 
 
 @pytest.mark.parametrize("user_agent", SCANNERS)
-def test_scanner_user_agents(user_agent: str) -> None:
+def test_scanner_bot_and_library_user_agents_are_automated(user_agent: str) -> None:
     assert request_reason(facts(user_agent=user_agent)) is Reason.SCANNER_UA
 
 
@@ -112,7 +112,7 @@ def test_the_first_rule_met_is_the_reason() -> None:
 T = datetime(2024, 1, 8, 9, 0, tzinfo=UTC).timestamp()  # POSIX seconds, as stored
 
 
-def test_window() -> None:
+def test_the_scanner_window_follows_acceptance() -> None:
     assert in_window(T + 5, T, 60)
     assert in_window(T - 2, T, 60)  # provider beat our commit
     assert not in_window(T + 60, T, 60)
@@ -125,13 +125,26 @@ def at(seconds: float) -> float:
     return T + seconds
 
 
+def burst_members(clicks: list[tuple[str, str, int, float]]) -> set[str]:
+    """Keys of (key, recipient, link_id, clicked_at) clicks in a burst, taken in time
+    order through `next_links` as the click store takes them."""
+    latest: dict[str, tuple] = {}
+    members: set[str] = set()
+    for key, recipient, link_id, clicked_at in sorted(clicks, key=lambda c: c[3]):
+        kept, burst = next_links(latest.get(recipient, ()), (clicked_at, link_id, key, True))
+        latest[recipient] = kept
+        if burst:
+            members |= {seen[2] for seen in kept} | {key}
+    return members
+
+
 def test_burst_over_many_links_in_two_seconds() -> None:
     clicks = [("a", "r1", 1, at(0)), ("b", "r1", 2, at(0.4)), ("c", "r1", 3, at(1.1))]
     assert burst_members(clicks) == {"a", "b", "c"}
 
 
 def test_no_burst_for_one_link_repeated_or_clicks_spread_out() -> None:
-    same_link = [(i, "r1", 1, at(i * 0.1)) for i in range(10)]
+    same_link = [(str(i), "r1", 1, at(i * 0.1)) for i in range(10)]
     assert burst_members(same_link) == set()
     reading = [("a", "r1", 1, at(0)), ("b", "r1", 2, at(40)), ("c", "r1", 3, at(95))]
     assert burst_members(reading) == set()
@@ -147,3 +160,34 @@ def test_burst_is_per_recipient_and_marks_only_the_run() -> None:
         ("other2", "r2", 2, at(0.2)),
     ]
     assert burst_members(clicks) == {"a", "b", "c"}
+
+
+def test_a_burst_goes_on_while_the_links_keep_coming() -> None:
+    cycle = [(f"k{i}", "r1", 1 + i % 3, at(i * 0.5)) for i in range(12)]
+    assert burst_members(cycle) == {key for key, *_ in cycle}
+    assert burst_members([*cycle, ("later", "r1", 1, at(30))]) == {key for key, *_ in cycle}
+
+
+def test_a_link_opened_again_and_again_counts_once() -> None:
+    """The memory is the latest click per link: a flood of one link keeps one entry,
+    and only its latest click joins a burst the other links make."""
+    latest: tuple = ()
+    for i in range(10_000):
+        latest, burst = next_links(latest, (at(i * 0.0001), 1, f"f{i}", True))
+        assert not burst
+    assert [seen[2] for seen in latest] == ["f9999"]
+    flood = [(f"f{i}", "r1", 1, at(i * 0.001)) for i in range(1000)]
+    assert burst_members([*flood, ("b", "r1", 2, at(1.2)), ("c", "r1", 3, at(1.5))]) == {
+        "f999",
+        "b",
+        "c",
+    }
+
+
+def test_a_late_click_joins_the_burst_it_falls_in() -> None:
+    latest: tuple = ()
+    for seen in [(at(0), 1, "a", True), (at(0.5), 2, "b", True), (at(1.0), 3, "c", True)]:
+        latest, _ = next_links(latest, seen)
+    latest, burst = next_links(latest, (at(0.2), 2, "late", True))  # older than "b"
+    assert burst
+    assert [seen[2] for seen in latest] == ["a", "b", "c"]

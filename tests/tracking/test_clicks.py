@@ -1,8 +1,10 @@
-"""Click storage: classification with history, idempotency, the buffer and the stream."""
+"""Click storage: classification with history, idempotency, the buffer, the stream and
+the writer process."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from datetime import timedelta
@@ -14,7 +16,9 @@ from sqlalchemy import event, select, update
 
 from briefmail.db.models import Batch, Click, Delivery
 from briefmail.db.session import dispose_engines, get_engine, session_factory, session_scope
-from briefmail.tracking.clicks import ClickStore, RawClick, new_event_key, store_clicks
+from briefmail.tracking.classifier import BURST_LINKS
+from briefmail.tracking.clicks import RawClick, new_event_key
+from briefmail.tracking.clickstore import ClickStore
 from briefmail.tracking.clickstream import (
     STREAM,
     add_to_stream,
@@ -23,7 +27,7 @@ from briefmail.tracking.clickstream import (
     hold_drain_lease,
     release_drain_lease,
 )
-from briefmail.tracking.recorder import ClickRecorder, DatabaseSink
+from briefmail.tracking.recorder import ClickRecorder
 from briefmail.tracking.writer import WriterProcessSink
 from tests.conftest import PG_ADMIN_URL
 from tests.tracking.factories import T0, build_world
@@ -53,8 +57,19 @@ def stored(url: str) -> dict[str, tuple[bool, str | None]]:
 
 
 def store(url: str, clicks: list[RawClick], window: int = 60) -> int:
-    with session_scope(url) as s:
-        return store_clicks(s, clicks, window_seconds=window)
+    """Store one batch with a fresh `ClickStore` (no memory of earlier batches)."""
+    return ClickStore(window_seconds=window).store(session_factory(url), clicks)
+
+
+class StoreInThread:
+    """A recorder's sink that stores in this process, in a worker thread."""
+
+    def __init__(self, url: str) -> None:
+        self.sessions = session_factory(url)
+        self.store = ClickStore(window_seconds=60)
+
+    async def write(self, clicks) -> None:
+        await asyncio.to_thread(self.store.store, self.sessions, clicks)
 
 
 def test_window_is_measured_from_batch_acceptance(db_url) -> None:
@@ -145,25 +160,72 @@ def test_request_rules_are_applied_when_stored(db_url) -> None:
 
 def test_burst_across_two_flushes_marks_the_earlier_clicks_too(db_url) -> None:
     world = build_world(db_url)
+    sessions = session_factory(db_url)
     sub, other = world.subscribers[0], world.subscribers[1]
     store = ClickStore(window_seconds=60)
     first = [raw(world, sub, 1, 600.0), raw(world, sub, 2, 600.5)]
     bystander = raw(world, other, 1, 600.2)
-    with session_scope(db_url) as s:
-        store.store(s, [*first, bystander])
+    store.store(sessions, [*first, bystander])
     assert set(stored(db_url).values()) == {(False, None)}
     third = raw(world, sub, 3, 601.4)
-    with session_scope(db_url) as s:
-        store.store(s, [third])
+    store.store(sessions, [third])
     result = stored(db_url)
     for click in (*first, third):
         assert result[click.event_key] == (True, "burst")
     assert result[bystander.event_key] == (False, None)
     # Long after, the same recipient reading on is a person again.
     later = [raw(world, sub, 1, 700.0), raw(world, sub, 2, 700.1)]
-    with session_scope(db_url) as s:
-        store.store(s, later)
+    store.store(sessions, later)
     assert {stored(db_url)[c.event_key] for c in later} == {(False, None)}
+
+
+class CommitFails:
+    """Sessions whose transaction is lost at the commit, after every statement ran."""
+
+    def __init__(self, url: str) -> None:
+        self.sessions = session_factory(url)
+
+    @contextlib.contextmanager
+    def begin(self):
+        with self.sessions() as session:
+            yield session
+            session.rollback()
+            raise ConnectionError("connection lost at commit")
+
+
+def test_a_batch_whose_commit_failed_is_judged_the_same_when_retried(db_url) -> None:
+    world = build_world(db_url)
+    sessions = session_factory(db_url)
+    sub = world.subscribers[0]
+    store = ClickStore(window_seconds=60)
+    first = [raw(world, sub, 1, 600.0), raw(world, sub, 2, 600.5)]
+    store.store(sessions, first)
+    third = raw(world, sub, 3, 601.4)
+    with pytest.raises(ConnectionError):
+        store.store(CommitFails(db_url), [third])  # type: ignore[arg-type]
+    assert set(stored(db_url).values()) == {(False, None)}  # nothing re-marked or added
+    store.store(sessions, [third])
+    assert set(stored(db_url).values()) == {(True, "burst")}
+    assert len(stored(db_url)) == 3
+
+
+@pytest.mark.parametrize("batch", [10_000, 1000, 7], ids=["one-batch", "batches", "tiny"])
+def test_a_flood_on_one_link_is_judged_the_same_however_it_is_batched(db_url, batch) -> None:
+    """The burst memory holds the latest click per link: a recipient hammering one link
+    is remembered as one click, and the burst the other links then make marks that
+    click and theirs, wherever the batches were cut."""
+    world = build_world(db_url)
+    sub = world.subscribers[0]
+    flood = [raw(world, sub, 1, 600.0 + i * 0.0005) for i in range(3000)]
+    clicks = [*flood, raw(world, sub, 2, 601.6), raw(world, sub, 3, 601.9)]
+    store = ClickStore(window_seconds=60)
+    sessions = session_factory(db_url)
+    for start in range(0, len(clicks), batch):
+        store.store(sessions, clicks[start : start + batch])
+    result = stored(db_url)
+    assert len(result) == len(clicks)
+    automated = {key: reason for key, (flag, reason) in result.items() if flag}
+    assert automated == {click.event_key: "burst" for click in clicks[-BURST_LINKS:]}
 
 
 def test_storing_the_same_clicks_twice_stores_them_once(db_url) -> None:
@@ -181,25 +243,14 @@ def test_a_batch_partly_stored_before_adds_only_the_new_clicks(db_url) -> None:
     old = [raw(world, world.subscribers[0], 1, 900 + i * 30) for i in range(3)]
     new = [raw(world, world.subscribers[1], 2, 900 + i * 30) for i in range(4)]
     assert store(db_url, old) == 3
-    with session_scope(db_url) as s:
-        assert store_clicks(s, [*new[:2], *old, *new[2:]], window_seconds=60) == 4
-        s.add(Click(send_id=world.send_id, link_id=1, clicked_at=T0, event_key="after"))
-    assert set(stored(db_url)) == {c.event_key for c in old + new} | {"after"}
-
-
-def test_raw_click_round_trips_through_stream_fields() -> None:
-    click = RawClick(new_event_key(), 7, 2, None, T0.timestamp(), "HEAD", None, "UA é", "prefetch")
-    encoded = {k.encode(): v.encode() for k, v in click.to_fields().items()}
-    assert RawClick.from_fields(encoded) == click
-    # an entry queued by an earlier version, its time in ISO 8601
-    older = {**encoded, b"t": T0.isoformat().encode()}
-    assert RawClick.from_fields(older) == click
+    assert store(db_url, [*new[:2], *old, *new[2:]]) == 4
+    assert set(stored(db_url)) == {c.event_key for c in old + new}
 
 
 class FlakySink:
     """Fails the first `failures` writes, then stores in the database."""
 
-    def __init__(self, inner: DatabaseSink, failures: int) -> None:
+    def __init__(self, inner: StoreInThread, failures: int) -> None:
         self.inner = inner
         self.failures = failures
         self.calls = 0
@@ -213,7 +264,7 @@ class FlakySink:
 
 def test_recorder_keeps_clicks_through_failed_flushes(db_url) -> None:
     world = build_world(db_url)
-    sink = FlakySink(DatabaseSink(session_factory(db_url), window_seconds=60), failures=3)
+    sink = FlakySink(StoreInThread(db_url), failures=3)
     recorder = ClickRecorder(sink, flush_interval=0.01, batch_size=4, max_backoff=0.05)
     made = [raw(world, world.subscribers[i % 3], 1 + i % 3, 900 + i * 10) for i in range(10)]
 
@@ -233,9 +284,7 @@ def test_recorder_keeps_clicks_through_failed_flushes(db_url) -> None:
 
 def test_recorder_flushes_everything_on_stop(db_url) -> None:
     world = build_world(db_url)
-    recorder = ClickRecorder(
-        DatabaseSink(session_factory(db_url), window_seconds=60), flush_interval=3600
-    )
+    recorder = ClickRecorder(StoreInThread(db_url), flush_interval=3600)
     made = [raw(world, world.subscribers[0], 1, 900 + i * 10) for i in range(25)]
 
     async def run() -> None:
@@ -289,14 +338,16 @@ def test_bounded_buffer_counts_what_it_drops() -> None:
     assert recorder.dropped == 3
 
 
-def test_sqlite_file_moved_away_then_back(tmp_path: Path, monkeypatch) -> None:
+def test_clicks_wait_while_the_sqlite_file_is_gone_and_land_when_it_is_back(
+    tmp_path: Path, monkeypatch
+) -> None:
     """The database vanishes under a running recorder; clicks wait and land after."""
     url = f"sqlite:///{tmp_path / 'clicks.db'}"
     world = build_world(url)
     engine = get_engine(url)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    sink = DatabaseSink(session_factory(url), window_seconds=60)
+    sink = StoreInThread(url)
     recorder = ClickRecorder(sink, flush_interval=0.01, max_backoff=0.05)
     made = [raw(world, world.subscribers[0], 1, 900 + i * 10) for i in range(3)]
     db_file, away = tmp_path / "clicks.db", tmp_path / "away.db"
@@ -327,7 +378,7 @@ def test_sqlite_file_moved_away_then_back(tmp_path: Path, monkeypatch) -> None:
     assert set(stored(url)) == {c.event_key for c in made}
 
 
-def test_redis_stream_then_drain_into_the_database(db_url, redis_url) -> None:
+def test_a_batch_is_one_stream_entry_and_drains_into_the_database(db_url, redis_url) -> None:
     world = build_world(db_url)
     made = [raw(world, world.subscribers[i], 1, 900 + i) for i in range(3)]
     client = redis.Redis.from_url(redis_url)
@@ -342,21 +393,18 @@ def test_redis_stream_then_drain_into_the_database(db_url, redis_url) -> None:
     client.close()
 
 
-def test_entries_of_earlier_versions_and_malformed_ones(db_url, redis_url) -> None:
-    """An entry per click (as earlier versions wrote) still drains beside packed batches;
-    a malformed entry is logged and dropped instead of blocking the stream."""
+def test_malformed_stream_entries_are_dropped_without_blocking_the_rest(db_url, redis_url) -> None:
     world = build_world(db_url)
-    old = raw(world, world.subscribers[0], 1, 900)
-    new = [raw(world, world.subscribers[1], 2, 900 + i) for i in range(2)]
+    made = [raw(world, world.subscribers[1], 2, 900 + i) for i in range(2)]
     client = redis.Redis.from_url(redis_url)
     ensure_group(client)
-    client.xadd(STREAM, old.to_fields())
-    add_to_stream(client, new)
     client.xadd(STREAM, {"b": b'[["short row"]]'})
+    add_to_stream(client, made)
     client.xadd(STREAM, {"b": b"not json"})
+    client.xadd(STREAM, {"k": b"a field this stream never had"})
     sessions = session_factory(db_url)
     assert drain_stream(client, sessions, window_seconds=60, consumer="t1") == 4
-    assert set(stored(db_url)) == {c.event_key for c in [old, *new]}
+    assert set(stored(db_url)) == {c.event_key for c in made}
     assert client.xlen(STREAM) == 0
     client.close()
 
@@ -366,7 +414,7 @@ def test_stream_entries_survive_a_failed_drain(db_url, redis_url) -> None:
     click = raw(world, world.subscribers[0], 1, 900)
     client = redis.Redis.from_url(redis_url)
     ensure_group(client)
-    client.xadd(STREAM, click.to_fields())
+    add_to_stream(client, [click])
 
     class Broken:
         def begin(self):
@@ -400,17 +448,21 @@ def test_writer_process_stores_batches_and_survives_its_own_death(db_url) -> Non
     sink = WriterProcessSink(db_url, window_seconds=60)
     first = [raw(world, world.subscribers[0], 1, 900 + i * 10) for i in range(3)]
     second = [raw(world, world.subscribers[1], 2, 900 + i * 10) for i in range(3)]
-    try:
-        asyncio.run(sink.write(first))
-        dead = sink._proc
-        assert dead is not None
-        dead.kill()  # the writer dies between batches
-        dead.join()
-        asyncio.run(sink.write(second))  # a new writer is started for the next one
-        assert sink._proc is not None
-        assert sink._proc.pid != dead.pid
-    finally:
-        asyncio.run(sink.close())
+
+    async def life() -> None:
+        try:
+            await sink.write(first)
+            dead = sink.process
+            assert dead is not None
+            dead.kill()  # the writer dies between batches
+            await asyncio.to_thread(dead.join)
+            await sink.write(second)  # a new writer is started for the next one
+            assert sink.process is not None
+            assert sink.process.pid != dead.pid
+        finally:
+            await sink.close()
+
+    asyncio.run(life())
     assert set(stored(db_url)) == {c.event_key for c in first + second}
 
 
@@ -418,8 +470,12 @@ def test_writer_process_reports_database_errors() -> None:
     missing = PG_ADMIN_URL.rsplit("/", 1)[0] + "/briefmail_no_such_database"
     sink = WriterProcessSink(missing, window_seconds=60)
     click = RawClick(new_event_key(), 1, 1, 1, T0.timestamp(), "GET", None, "", "")
-    try:
-        with pytest.raises((RuntimeError, ConnectionError)):
-            asyncio.run(sink.write([click]))
-    finally:
-        asyncio.run(sink.close())
+
+    async def life() -> None:
+        try:
+            with pytest.raises(RuntimeError, match="briefmail_no_such_database"):
+                await sink.write([click])
+        finally:
+            await sink.close()
+
+    asyncio.run(life())

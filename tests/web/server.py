@@ -1,7 +1,8 @@
 """Serving the real app over real HTTP in tests.
 
 `LiveServer` runs uvicorn (httptools, the same server `briefmail web` runs) in a
-thread on a free loopback port; stopping it is a graceful shutdown, lifespan and all.
+thread on a free loopback port, with the click listener beside it if asked; stopping it
+is a graceful shutdown, lifespan and all.
 `start_subprocess` runs `briefmail web` itself, for tests that signal the process.
 """
 
@@ -21,6 +22,7 @@ import uvicorn
 
 from briefmail.config import Settings
 from briefmail.web.app import create_app
+from briefmail.web.clickport import ClickPort
 from briefmail.web.serve import server_options
 
 
@@ -31,18 +33,27 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, **options: object) -> None:
-        """`options` override `briefmail web`'s uvicorn options (`serve.server_options`)."""
+    def __init__(self, settings: Settings, *, clicks: bool = False, **options: object) -> None:
+        """`options` override `briefmail web`'s uvicorn options (`serve.server_options`);
+        `clicks` also runs the click listener, on `click_port`, as `--click-port` does
+        (the same trusted proxies and keep-alive timeout)."""
+        options = server_options() | options
+        self.click_port = 0
+        where = None
+        if clicks:
+            where = ClickPort.bind(
+                "127.0.0.1",
+                0,
+                forwarded_allow_ips=str(options["forwarded_allow_ips"]),
+                keep_alive=float(options.get("timeout_keep_alive", 5)),  # type: ignore[arg-type]
+            )
+            self.click_port = where.port
         # The click writer starts at the first click: most of these servers get none.
-        self.app = create_app(settings, start_writer_early=False)
+        self.app = create_app(settings, start_writer_early=False, click_port=where)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            **(server_options() | options),
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", **options
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -151,7 +151,9 @@ def test_clicks_a_stop_cannot_store_are_spooled_and_stored_at_the_next_start(
     assert list(spool.iterdir()) == []
 
 
-def test_clicks_through_the_redis_stream(db_url, redis_url, monkeypatch, tmp_path) -> None:
+def test_clicks_through_the_redis_stream_are_all_stored(
+    db_url, redis_url, monkeypatch, tmp_path
+) -> None:
     world = build_world(db_url)
     monkeypatch.setenv("BRIEFMAIL_REDIS_URL", redis_url)
     get_settings.cache_clear()

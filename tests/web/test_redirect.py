@@ -201,7 +201,7 @@ def test_unknown_paths_are_404(db_url, start_server) -> None:
         assert "location" not in answer.headers
 
 
-def test_healthz(db_url, start_server) -> None:
+def test_healthz_reports_the_click_buffer(db_url, start_server) -> None:
     server = start_server()
     body = httpx.get(f"{server.url}/healthz").json()
     assert body["status"] == "ok"

@@ -7,17 +7,16 @@ it met (`Reason`), so the report can show what was filtered and why.
 
 Rules that need only the request are checked by `request_reason`; the two that need
 history (the scanner window after the batch was accepted, and a burst over many
-links) are checked where the history is, when clicks are stored (`tracking.clicks`).
+links) are checked where the history is, when clicks are stored (`tracking.clickstore`);
+`next_links` is the burst rule itself.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import TypeVar
 
 from briefmail.tracking import scanners
 
@@ -26,8 +25,6 @@ HONEYPOT_LINK_ID = 0
 # people read between clicks.
 BURST_LINKS = 3
 BURST_SECONDS = 2.0
-
-K = TypeVar("K", bound=Hashable)
 
 
 class Reason(StrEnum):
@@ -99,50 +96,37 @@ def in_window(clicked_at: float, accepted_at: float | None, window_seconds: int)
     return clicked_at < accepted_at + window_seconds
 
 
-def burst_members(
-    clicks: Iterable[tuple[K, Hashable, int, float]],
-    *,
-    min_links: int = BURST_LINKS,
-    seconds: float = BURST_SECONDS,
-) -> set[K]:
-    """Keys of clicks that are part of a burst.
+# One recipient's latest click on each of the last few distinct links it opened:
+# (clicked_at in POSIX seconds, link_id, event key, whether it counts as a person's),
+# oldest first.
+Seen = tuple[float, int, str, bool]
 
-    `clicks` are (key, recipient, link_id, clicked_at in POSIX seconds). A burst is a run of one
-    recipient's clicks spanning at most `seconds` and touching at least `min_links`
-    distinct links; every click in such a run is a member.
+
+def next_links(
+    latest: tuple[Seen, ...],
+    click: Seen,
+    *,
+    links: int = BURST_LINKS,
+    seconds: float = BURST_SECONDS,
+) -> tuple[tuple[Seen, ...], bool]:
+    """`latest` after `click`, and whether `click` is in a burst.
+
+    A burst is one recipient's clicks on `links` distinct links within `seconds`. Its
+    members are the click that completes or continues it and the latest click on each
+    of those links: all of them in the returned tuple, and `click`. A link opened again
+    and again counts once, so `links` entries are all the history a burst needs, and a
+    recipient hammering one link costs the same per click as any other.
     """
-    by_recipient: dict[Hashable, list[tuple[float, int, K]]] = {}
-    for key, recipient, link_id, clicked_at in clicks:
-        by_recipient.setdefault(recipient, []).append((clicked_at, link_id, key))
-    members: set[K] = set()
-    for series in by_recipient.values():
-        members.update(recipient_burst(series, min_links=min_links, seconds=seconds))
-    return members
-
-
-def recipient_burst(
-    series: list[tuple[float, int, K]],
-    *,
-    min_links: int = BURST_LINKS,
-    seconds: float = BURST_SECONDS,
-) -> list[K]:
-    """Keys of one recipient's (clicked_at, link_id, key) clicks that are in a burst."""
-    if len({link for _, link, _ in series}) < min_links:
-        return []
-    series.sort(key=lambda item: item[0])
-    members: list[K] = []
-    start = unmarked = 0
-    counts: dict[int, int] = {}
-    for end, (at, link, _) in enumerate(series):
-        counts[link] = counts.get(link, 0) + 1
-        while at - series[start][0] > seconds:
-            old = series[start][1]
-            counts[old] -= 1
-            if not counts[old]:
-                del counts[old]
-            start += 1
-        if len(counts) >= min_links:
-            # every click of the qualifying run; each one is added once
-            members.extend(k for _, _, k in series[max(start, unmarked) : end + 1])
-            unmarked = end + 1
-    return members
+    at, link = click[0], click[1]
+    merged = []
+    newest = click
+    for seen in latest:
+        if seen[1] != link:
+            merged.append(seen)
+        elif seen[0] > at:  # a later click on the same link, stored before this one
+            newest = seen
+    merged.append(newest)
+    merged.sort()
+    kept = tuple(merged[-links:])
+    burst = len(kept) == links and kept[-1][0] - kept[0][0] <= seconds
+    return kept, burst and at >= kept[-1][0] - seconds

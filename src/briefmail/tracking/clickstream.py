@@ -1,17 +1,17 @@
 """The Redis click stream: clicks that outlive the web process that answered them.
 
 With a Redis URL configured, the click writer XADDs each batch as one entry, its
-clicks packed as JSON rows (`add_to_stream`), and `drain_stream` moves entries into
-the database, acknowledging and deleting them only after the insert committed. (An
-entry per click, as earlier versions wrote and `drain_stream` still reads, cost the
-writer 20 µs per click in command building and reply parsing: bench/redirect.py.) A crash or a
-database outage leaves entries pending for their consumer (read again first) or, once
-idle for a while, for any other consumer to claim.
+clicks packed as JSON rows (`add_to_stream`; an entry per click cost the writer far
+more in command building and reply parsing, BENCHMARKS.md), and `drain_stream` moves
+entries into the database, acknowledging and deleting them only after the insert
+committed. A crash or a database outage leaves entries pending for their consumer
+(read again first) or, once idle for a while, for any other consumer to claim.
 
-Every web process runs a `StreamDrainer` in its click writer, but only the holder of
-a short Redis lease (`hold_drain_lease`) drains: one `ClickStore` then sees every click in
-order, which is what lets it find bursts from memory. When the holder dies its lease
-lapses within seconds and another process takes over, claiming what was left pending.
+Every process that answers clicks runs a `StreamDrainer` in its click writer, but only
+the holder of a short Redis lease (`hold_drain_lease`) drains: one `ClickStore` then
+sees every click in order, which is what lets it find bursts from memory. When the
+holder dies its lease lapses within seconds and another process takes over, claiming
+what was left pending.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import orjson
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from briefmail.tracking.clicks import ClickStore, RawClick
+from briefmail.tracking.clicks import RawClick
+from briefmail.tracking.clickstore import ClickStore
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,8 @@ def drain_stream(
     stream: str = STREAM,
     group: str = GROUP,
 ) -> int:
-    """Move up to `count` stream entries (each a batch, or one click from an earlier
-    version) into the database in one transaction; returns how many entries settled.
+    """Move up to `count` stream entries (each a batch) into the database in one
+    transaction; returns how many entries settled (stored, or dropped as malformed).
 
     Pass a long-lived `store` to keep its memory of batch acceptance times between
     calls; otherwise a fresh one classifies with `window_seconds`.
@@ -112,8 +113,7 @@ def drain_stream(
         except (KeyError, ValueError, TypeError):
             log.error("click stream: dropping malformed entry %r", _entry_id)
     if clicks:
-        with sessions.begin() as session:
-            (store or ClickStore(window_seconds=window_seconds)).store(session, clicks)
+        (store or ClickStore(window_seconds=window_seconds)).store(sessions, clicks)
     ids = [entry_id for entry_id, _ in entries]
     pipe = client.pipeline(transaction=False)
     pipe.xack(stream, group, *ids)
@@ -123,11 +123,8 @@ def drain_stream(
 
 
 def _clicks_of(fields: dict[Any, Any]) -> list[RawClick]:
-    """The clicks of one entry: a packed batch, or a single click as earlier versions wrote."""
-    packed = fields.get(_PACKED.encode(), fields.get(_PACKED))
-    if packed is None:
-        return [RawClick.from_fields(fields)]
-    rows = orjson.loads(packed)
+    """The clicks of one entry; ValueError/TypeError/KeyError if it is not a batch."""
+    rows = orjson.loads(fields[_PACKED.encode()])
     if not isinstance(rows, list):
         raise ValueError("a packed entry holds a list of clicks")
     return [RawClick.from_row(row) for row in rows]

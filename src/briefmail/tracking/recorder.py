@@ -1,12 +1,11 @@
 """The click buffer: the redirect appends, a background task writes batches.
 
-A redirect must answer at once, whatever the database is doing; measured here, even
-one awaited Redis write per click cost more than half the redirect rate. So the
-redirect only appends a `RawClick` to an in-process buffer (`ClickRecorder.record`,
-no I/O), and one background task flushes the buffer every ~250 ms, or as soon as a
-batch is full, into a sink: the click writer process (`writer.WriterProcessSink`, which
-stores in the database or through the Redis stream), or the database straight from
-this process (`DatabaseSink`).
+A redirect must answer at once, whatever the database is doing; even one awaited
+Redis write per click cost much of the redirect rate (BENCHMARKS.md). So the redirect
+only appends a `RawClick` to an in-process buffer (`ClickRecorder.record`, no I/O),
+and one background task flushes the buffer every `flush_interval`, or as soon as a
+batch is full, into a sink: the click writer process (`writer.WriterProcessSink`,
+which stores in the database or through the Redis stream).
 
 A failed flush puts the batch back at the front and retries with back-off, so a
 database that is briefly down delays clicks instead of losing them; `stop` (called by
@@ -25,9 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from briefmail.tracking.clicks import ClickStore, RawClick
+from briefmail.tracking.clicks import RawClick
 from briefmail.tracking.spool import ClickSpool
 
 log = logging.getLogger(__name__)
@@ -36,21 +33,6 @@ log = logging.getLogger(__name__)
 class ClickSink(Protocol):
     async def write(self, clicks: Sequence[RawClick]) -> None:
         """Persist `clicks` or raise; a raise means none may be assumed persisted."""
-
-
-class DatabaseSink:
-    """Classify and insert each batch straight into the database (in a worker thread)."""
-
-    def __init__(self, sessions: sessionmaker[Session], *, window_seconds: int) -> None:
-        self.sessions = sessions
-        self.store = ClickStore(window_seconds=window_seconds)
-
-    async def write(self, clicks: Sequence[RawClick]) -> None:
-        await asyncio.to_thread(self.write_sync, clicks)
-
-    def write_sync(self, clicks: Sequence[RawClick]) -> int:
-        with self.sessions.begin() as session:
-            return self.store.store(session, clicks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +187,7 @@ class ClickRecorder:
             # Full batches go at once; a remainder waits for the next tick. Flushing
             # each remainder straight away made batches of a few hundred clicks under
             # load, and the per-batch cost (a transaction, a few round trips) then
-            # outweighed the per-click one (measured with bench/redirect.py).
+            # outweighed the per-click one (bench/redirect.py).
             while self._buffer and not self._stopping:
                 if not await self.flush_once():
                     backoff = min(max(backoff * 2, 0.1), self.max_backoff)

@@ -2,19 +2,22 @@
 
 Storing a batch is Python work (classification, the burst memory, building rows, a
 Redis pipeline) that holds the interpreter lock; in a thread of the web process it
-cut the redirect rate by a third and stalled redirects (measured in bench/redirect.py).
-A child process has its own interpreter: the web process only pickles a batch to it
-and awaits, on its event loop, "stored" or an error. Without Redis the child stores
+cost the redirect much of its rate and stalled redirects (BENCHMARKS.md). A child
+process has its own interpreter: the web process only serialises a batch to it and
+awaits, on its event loop, "stored" or an error. Without Redis the child stores
 batches in the database; with Redis it XADDs them to the click stream and runs the
 stream drainer (`clickstream.StreamDrainer`) beside.
 
+The two talk over a socket pair, one JSON document per line: a batch is a list of
+click rows (`RawClick.from_row`), `null` asks the child to stop; the child answers
+each with `null` (stored) or the error as a string, and says "ready" once when it has
+started. The web process's side is an asyncio stream, so it never blocks its loop.
+
 The recorder still owns every click until the reply says stored, so a dead or failing
 writer delays clicks and loses none: the batch is kept and retried, and a writer that
-died is started again.
-
-The child ignores SIGINT/SIGTERM (a Ctrl-C reaches the whole process group): the web
-process decides when it stops, after the last flush. It exits on its own when the
-web process goes away (end of its pipe).
+died is started again. The child ignores SIGINT/SIGTERM (a Ctrl-C reaches the whole
+process group): the web process decides when it stops, after the last flush. It exits
+on its own when the web process goes away (end of its socket).
 """
 
 from __future__ import annotations
@@ -22,48 +25,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import multiprocessing
 import os
-import pickle
 import signal
 import socket
-import struct
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.connection import Connection
+from io import BufferedIOBase
 from multiprocessing.process import BaseProcess
 
+import orjson
 import redis
 
 from briefmail.db.session import session_factory
-from briefmail.tracking.clicks import ClickStore, RawClick
+from briefmail.tracking.clicks import RawClick
+from briefmail.tracking.clickstore import ClickStore
 from briefmail.tracking.clickstream import StreamDrainer, add_to_stream
-
-log = logging.getLogger(__name__)
 
 _READY = "ready"
 _START_TIMEOUT = 60.0  # seconds for the child's imports on a slow, busy machine
 
 
 class WriterProcessSink:
-    """A `ClickSink` that stores batches in a child process.
-
-    The web process's side runs on its event loop, with no thread: a batch is pickled
-    as plain tuples (a tenth of the cost of pickling the named tuples) and written to
-    a non-blocking socket in the framing of `multiprocessing.connection` (a 4-byte
-    length, then the pickle), which the child reads with `Connection.recv`. Measured
-    with bench/redirect.py, the thread this replaces and its interpreter-lock
-    hand-offs cost the redirect about an eighth of its rate. One caller at a time: the
-    recorder's flush loop.
-    """
+    """A `ClickSink` that stores batches in a child process; one caller at a time (the
+    recorder's flush loop)."""
 
     def __init__(self, database_url: str, *, redis_url: str = "", window_seconds: int) -> None:
         self.database_url = database_url
         self.redis_url = redis_url
         self.window_seconds = window_seconds
-        self._sock: socket.socket | None = None
-        self._proc: BaseProcess | None = None
+        self.process: BaseProcess | None = None
+        self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._busy = False
 
     async def start(self) -> None:
@@ -73,13 +65,13 @@ class WriterProcessSink:
             await self._running()
 
     async def write(self, clicks: Sequence[RawClick]) -> None:
-        payload = pickle.dumps([tuple(click) for click in clicks], pickle.HIGHEST_PROTOCOL)
+        line = orjson.dumps(clicks, default=tuple) + b"\n"  # each RawClick as a plain row
         with self._turn():
-            sock = await self._running()
-            loop = asyncio.get_running_loop()
+            reader, writer = await self._running()
             try:
-                await loop.sock_sendall(sock, _frame(payload))
-                reply = await _receive(loop, sock)
+                writer.write(line)
+                await writer.drain()
+                reply = await _receive(reader)
             except (EOFError, OSError) as exc:
                 self._discard()
                 raise ConnectionError(f"click writer stopped: {exc!r}") from None
@@ -92,10 +84,11 @@ class WriterProcessSink:
     async def close(self, timeout: float = 40.0) -> None:
         """Stop the writer after its current batch (call after the last flush)."""
         with self._turn():
-            sock, proc = self._sock, self._proc
-            if sock is not None and proc is not None and proc.is_alive():
+            proc, stream = self.process, self._stream
+            if proc is not None and stream is not None and proc.is_alive():
                 with contextlib.suppress(OSError):
-                    await asyncio.get_running_loop().sock_sendall(sock, _frame(pickle.dumps(None)))
+                    stream[1].write(b"null\n")
+                    await stream[1].drain()
                 await asyncio.to_thread(proc.join, timeout)
             self._discard()
 
@@ -109,68 +102,51 @@ class WriterProcessSink:
         finally:
             self._busy = False
 
-    async def _running(self) -> socket.socket:
-        if self._sock is not None and self._proc is not None and self._proc.is_alive():
-            return self._sock
+    async def _running(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._stream is not None and self.process is not None and self.process.is_alive():
+            return self._stream
         self._discard()
+        ours, theirs = socket.socketpair()
         context = multiprocessing.get_context("spawn")  # never fork a threaded event loop
-        parent, child = context.Pipe()
         proc = context.Process(
             target=_serve,
-            args=(child, self.database_url, self.redis_url, self.window_seconds),
+            args=(theirs, self.database_url, self.redis_url, self.window_seconds),
             name="briefmail-click-writer",
             daemon=True,
         )
-        await asyncio.to_thread(proc.start)
-        child.close()
-        sock = socket.socket(fileno=os.dup(parent.fileno()))
-        parent.close()
-        sock.setblocking(False)
-        self._sock, self._proc = sock, proc
+        try:
+            await asyncio.to_thread(proc.start)
+        finally:
+            theirs.close()
+        self.process = proc
+        self._stream = await asyncio.open_unix_connection(sock=ours)
         # The child says "ready" once its imports and set-up are done, so a batch never
         # waits on them and a writer that cannot start is known at once.
         try:
-            ready = await asyncio.wait_for(
-                _receive(asyncio.get_running_loop(), sock), _START_TIMEOUT
-            )
+            ready = await asyncio.wait_for(_receive(self._stream[0]), _START_TIMEOUT)
             if ready != _READY:
                 raise EOFError(f"unexpected first message {ready!r}")
         except (EOFError, OSError, TimeoutError) as exc:
             self._discard()
             raise ConnectionError(f"click writer did not start: {exc!r}") from None
-        return sock
+        return self._stream
 
     def _discard(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
-            self._proc.kill()
-        if self._sock is not None:
-            self._sock.close()
-        self._sock = self._proc = None
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
+        if self._stream is not None:
+            self._stream[1].close()
+        self._stream = self.process = None
 
 
-def _frame(payload: bytes) -> bytes:
-    """`multiprocessing.connection`'s framing: a big-endian 4-byte length, then the data."""
-    return struct.pack("!i", len(payload)) + payload
+async def _receive(reader: asyncio.StreamReader) -> object:
+    line = await reader.readline()
+    if not line.endswith(b"\n"):
+        raise EOFError("the click writer closed its end")
+    return orjson.loads(line)
 
 
-async def _receive(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> object:
-    (size,) = struct.unpack("!i", await _read_exactly(loop, sock, 4))
-    return pickle.loads(await _read_exactly(loop, sock, size))  # noqa: S301 - our own child
-
-
-async def _read_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    done = 0
-    while done < size:
-        got = await loop.sock_recv_into(sock, view[done:])
-        if not got:
-            raise EOFError("the click writer closed its end")
-        done += got
-    return bytes(buffer)
-
-
-def _serve(conn: Connection, database_url: str, redis_url: str, window_seconds: int) -> None:
+def _serve(sock: socket.socket, database_url: str, redis_url: str, window_seconds: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Redirects are what a person waits for; storing a click can wait a moment.
@@ -194,8 +170,7 @@ def _serve(conn: Connection, database_url: str, redis_url: str, window_seconds: 
         clicks = ClickStore(window_seconds=window_seconds)
 
         def store(batch: list[RawClick]) -> None:
-            with sessions.begin() as session:
-                clicks.store(session, batch)
+            clicks.store(sessions, batch)
 
     # Everything imported so far lives as long as the process: keep it out of the
     # collector's passes, and collect young objects less often (a batch makes tens of
@@ -203,20 +178,30 @@ def _serve(conn: Connection, database_url: str, redis_url: str, window_seconds: 
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    conn.send(_READY)
-    while True:
-        try:
-            rows = conn.recv()
-        except (EOFError, OSError):
-            break  # the web process is gone
-        if rows is None:
-            break
-        try:
-            store([RawClick._make(row) for row in rows])
-        except Exception as exc:  # reported to the recorder, which keeps the batch
-            conn.send(f"{type(exc).__name__}: {exc}"[:300])
-        else:
-            conn.send(None)
+    with sock, contextlib.suppress(OSError):  # OSError: the web process is gone
+        _answer_batches(sock, store)
     stop.set()
     if drainer is not None:
         drainer.final_drain()
+
+
+def _reply(stream: BufferedIOBase, message: object) -> None:
+    stream.write(orjson.dumps(message) + b"\n")
+    stream.flush()
+
+
+def _answer_batches(sock: socket.socket, store: Callable[[list[RawClick]], None]) -> None:
+    """Say ready, then store each batch that arrives and answer it, until told to stop
+    or the web process closes its end."""
+    with sock.makefile("rwb") as stream:
+        _reply(stream, _READY)
+        for line in stream:
+            rows = orjson.loads(line)
+            if rows is None:
+                return
+            try:
+                store(list(map(RawClick._make, rows)))  # our own rows: no checks
+            except Exception as exc:  # reported to the recorder, which keeps the batch
+                _reply(stream, f"{type(exc).__name__}: {exc}"[:300])
+            else:
+                _reply(stream, None)

@@ -1,14 +1,17 @@
 """The ASGI app factory.
 
 `create_app()` reads the settings once and wires the routes; `briefmail web` serves it
-(see `serve`; `uvicorn --factory briefmail.web.app:create_app` works too, without the
-protocol's own click answers). The click redirect is not a route: `ClickRedirects`
-answers /c/ in front of the router (see `redirect`).
+(see `serve`; `uvicorn --factory briefmail.web.app:create_app` works too). The click
+redirect is not a route: `ClickRedirects` answers /c/ in front of the router (see
+`redirect`); with `click_port` the app also runs the click listener (`clicklistener`)
+for as long as it serves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +26,7 @@ from briefmail.config import Settings, get_settings
 from briefmail.console.app import console_app
 from briefmail.web import preferences, subscribe, unsubscribe, webhooks
 from briefmail.web.alarmcounts import AlarmCounts
+from briefmail.web.clickport import ClickPort, listening
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
 from briefmail.web.redirect import ClickAnswers, ClickRedirects
@@ -86,7 +90,12 @@ async def _server_error(request: Request, _exc: Exception) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None, *, start_writer_early: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    start_writer_early: bool = True,
+    click_port: ClickPort | None = None,
+) -> Starlette:
     ctx = WebContext.build(settings or get_settings(), start_writer_early=start_writer_early)
     clicks = ClickAnswers(ctx)
     form = FORM_BODY_LIMIT
@@ -117,10 +126,22 @@ def create_app(settings: Settings | None = None, *, start_writer_early: bool = T
             Middleware(ClickRedirects, answers=clicks),  # /c/ never reaches the router
             Middleware(SecurityHeaders),  # every answer from here in, future pages too
         ],
-        lifespan=ctx.lifespan,
+        lifespan=ctx.lifespan if click_port is None else _with_listener(ctx, clicks, click_port),
         exception_handlers={HTTPException: _http_error, 500: _server_error},
     )
     app.state.ctx = ctx
     app.state.alarm_counts = AlarmCounts(ctx)  # /healthz: sending alarms by kind
-    app.state.clicks = clicks  # found there by `protocol.ClickHttpProtocol`
     return app
+
+
+def _with_listener(ctx: WebContext, clicks: ClickAnswers, where: ClickPort) -> Any:
+    """The app's lifespan with the click listener inside it: it starts once the click
+    recorder runs, and stops before the recorder's last flush."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with ctx.lifespan(app), listening(clicks, where) as listener:
+            app.state.click_listener = listener
+            yield
+
+    return lifespan

@@ -50,7 +50,7 @@ class WebContext:
     signups: SignupLimits
     mailer: Mailer
     # Start the click writer with the app, so the first clicks do not pay for its start
-    # (a second of imports); tests that start many servers never click in most.
+    # (its imports); tests that start many servers never click in most.
     start_writer_early: bool = True
 
     @classmethod
@@ -99,8 +99,8 @@ class WebContext:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
         # Everything loaded so far lives as long as the process: keep it out of the
-        # cyclic collector's full passes, which otherwise stall redirects for tens of
-        # milliseconds (measured in bench/redirect.py).
+        # cyclic collector's full passes, which otherwise stall redirects (BENCHMARKS.md,
+        # click redirect).
         gc.collect()
         gc.freeze()
         sink = self.recorder.sink
@@ -118,12 +118,12 @@ class WebContext:
             self.signups.close()
 
 
-def _load_links(sessions: sessionmaker[Session], send_id: int) -> dict[int, tuple[str, str]]:
+def _load_links(sessions: sessionmaker[Session], send_id: int) -> dict[int, str]:
     with sessions() as session:
         rows = session.execute(
-            select(SendLink.link_id, SendLink.url, SendLink.kind).where(SendLink.send_id == send_id)
+            select(SendLink.link_id, SendLink.url).where(SendLink.send_id == send_id)
         )
-        return {link_id: (url, kind) for link_id, url, kind in rows}
+        return {link_id: url for link_id, url in rows}
 
 
 def context(request: Request) -> WebContext:

@@ -1,19 +1,20 @@
 """`/c/TOKEN`: the click redirect, the one hot path.
 
-Verify the token (an HMAC, microseconds), find the destination in the in-memory link
-table, hand the click to the recorder (an append) and answer 302. Nothing here waits
-for a database once a send's links are cached. The destination always comes from the
-send's stored links, never from the request, so no token can redirect elsewhere.
+Verify the token (an HMAC), find the destination in the in-memory link table, hand the
+click to the recorder (an append) and answer 302. Nothing here waits for a database
+once a send's links are cached. The destination always comes from the send's stored
+links, never from the request, so no token can redirect elsewhere.
 
-`ClickAnswers` holds that logic once. Two callers use it: `ClickRedirects`, an ASGI
-middleware in front of Starlette's router (routing and request objects are per-request
-costs this path needs neither of), and `briefmail.web.protocol`, which answers the
-common case, a cached destination, inside uvicorn's HTTP protocol and hands every
-other case to the middleware. Every answer is one of the app's own (the cached 302,
-the 404 page, the 405 page).
+`ClickAnswers` holds that logic once, for two callers: `ClickRedirects`, in front of
+the app's router (routing and request objects are per-request costs this path needs
+neither of), and the click listener (`clicklistener`), which answers /c/ straight
+from HTTP bytes on a port of its own. Both give the same answers: the cached 302, or
+one of the app's pages (404, 405, 503).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,13 +28,15 @@ from briefmail.web.linkcache import Destination
 
 PREFIX = "/c/"
 _PREFETCH_HEADERS = frozenset({b"purpose", b"sec-purpose", b"x-moz", b"x-purpose"})
+_NO_BODY: dict[str, Any] = {"type": "http.response.body", "body": b""}
 # One str per distinct user agent: most clicks come from a few hundred browsers, and a
-# shared str is decoded once and pickled once per batch to the click writer.
+# shared str is decoded once and written once per batch to the click writer.
 _agents: dict[bytes, str] = {}
 _AGENTS_MAX = 10_000
 
 Ids = tuple[int, ...]
 Headers = list[tuple[bytes, bytes]]
+Answer = Destination | Response
 
 
 class ClickAnswers:
@@ -41,51 +44,45 @@ class ClickAnswers:
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
-        self.answered_by_protocol = 0  # counted by `protocol.ClickHttpProtocol`
+        self._pages: dict[int, Response] = {}  # the error pages, rendered once each
 
     def check(self, method: str, path: str) -> Ids | Response:
         """The token's (send, link, subscriber), or the error page to answer with."""
-        pages = self.ctx.pages
         if method != "GET" and method != "HEAD":
-            return pages.method_not_allowed("GET, HEAD")
+            return self._page(405)
         token = path[len(PREFIX) :]
         if "/" in token:
-            return pages.not_found()
+            return self.ctx.pages.not_found()
         try:
             return tokens.verify(self.ctx.keys, token, Purpose.CLICK, arity=3)
         except BadToken:
-            return pages.not_found()
+            return self.ctx.pages.not_found()
 
-    def cached(self, method: str, path: str, headers: Headers, client: str | None) -> bytes | None:
-        """The cached redirect's header lines, the click recorded; None when the answer
-        needs more (an error page, or a send whose links are not in memory yet)."""
+    def cached(self, method: str, path: str, headers: Headers, client: str | None) -> Answer | None:
+        """The answer from memory, the click recorded; None when the token's send has no
+        links in memory yet (then `answer`, which loads them)."""
         ids = self.check(method, path)
         if isinstance(ids, Response):
-            return None
+            return ids
         destination = self.ctx.links.cached(ids[0], ids[1])
         if destination is None:
             return None
         self.record(ids, method, headers, client)
-        return destination.header_lines
+        return destination
 
-    async def answer(
-        self, method: str, path: str, headers: Headers, client: str | None
-    ) -> Response:
+    async def answer(self, method: str, path: str, headers: Headers, client: str | None) -> Answer:
+        """Like `cached`, loading the send's links first if need be."""
         ids = self.check(method, path)
         if isinstance(ids, Response):
             return ids
-        destination: Destination | None = self.ctx.links.cached(ids[0], ids[1])
-        if destination is None:
-            try:
-                destination = await self.ctx.links.get(ids[0], ids[1])
-            except Exception:  # the database is down and this send's links are not cached
-                return self.ctx.pages.error(
-                    503, "Please try again", "This link is briefly unavailable. Please try again."
-                )
+        try:
+            destination = await self.ctx.links.get(ids[0], ids[1])
+        except Exception:  # the database is down and this send's links are not cached
+            return self._page(503)
         if destination is None:
             return self.ctx.pages.not_found()
         self.record(ids, method, headers, client)
-        return destination.response
+        return destination
 
     def record(self, ids: Ids, method: str, headers: Headers, client: str | None) -> None:
         user_agent = b""
@@ -115,6 +112,27 @@ class ClickAnswers:
             )
         )
 
+    def failed(self) -> Response:
+        """The page for a click whose answer failed (a bug, logged by the caller)."""
+        return self._page(500)
+
+    def _page(self, status: int) -> Response:
+        page = self._pages.get(status)
+        if page is None:
+            pages = self.ctx.pages
+            if status == 405:
+                page = pages.method_not_allowed("GET, HEAD")
+            elif status == 503:
+                page = pages.error(
+                    503, "Please try again", "This link is briefly unavailable. Please try again."
+                )
+            else:
+                page = pages.error(
+                    500, "Something went wrong", "Please try again in a few minutes."
+                )
+            self._pages[status] = page
+        return page
+
 
 class ClickRedirects:
     """Answers every request under /c/; passes everything else to `app`."""
@@ -124,14 +142,19 @@ class ClickRedirects:
         self.answers = answers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            client = scope.get("client")
-            response = await self.answers.answer(
-                scope["method"], scope["path"], scope["headers"], client[0] if client else None
-            )
-            await response(scope, receive, send)
-        else:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
             await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        args = (scope["method"], scope["path"], scope["headers"], client[0] if client else None)
+        answer = self.answers.cached(*args)
+        if answer is None:
+            answer = await self.answers.answer(*args)
+        if isinstance(answer, Destination):
+            await send(answer.start)
+            await send(_NO_BODY)
+        else:
+            await answer(scope, receive, send)
 
 
 def prefetch_hints(headers: Headers) -> str:
