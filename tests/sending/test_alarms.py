@@ -23,7 +23,8 @@ from briefmail.sending.backends.base import BatchResult, EmailBackend, OutgoingB
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from briefmail.sending.doubt import DoubtPolicy
-from briefmail.tracking.events import apply_events, parse_sendgrid
+from briefmail.tracking.events import apply_events
+from briefmail.tracking.sendgrid_events import parse_sendgrid
 from tests.cli import run_cli
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
 from tests.sending.helpers import (
@@ -80,7 +81,7 @@ def test_a_failed_send_is_shown_and_mailed_once(
     ]
     subject = mails[0]["Subject"]
     assert subject.startswith(f"[briefmail] send {send_id} of {POISON} failed: could not start:")
-    assert "MjmlError" in mails[0].get_body(("plain",)).get_content()
+    assert "control character" in mails[0].get_body(("plain",)).get_content()
     assert "List-Unsubscribe" not in mails[0]  # staff mail, not a subscriber's
 
     code, out, err = run_cli(["sends", "list"], monkeypatch, capsys)
@@ -231,8 +232,10 @@ def test_a_slot_that_passed_with_briefs_waiting_and_no_send(
     assert code == 0, err
     assert "1 of them failed to start" in out
     code, out, err = run_cli(["sends", "list", "--json"], monkeypatch, capsys)
-    assert json.loads(out)[0]["alarms"][0]["kind"] == "failed"
-    assert "alarm: the weekly slot (mon 09:00 America/New_York)" in err
+    listed = json.loads(out)
+    assert listed["sends"][0]["alarms"][0]["kind"] == "failed"
+    assert listed["alarms"][0]["kind"] == "slot-missed"
+    assert listed["alarms"][0]["message"].startswith("the weekly slot (mon 09:00 America/New")
 
 
 def test_healthz_counts_alarms_without_their_text(db_url: str) -> None:
@@ -300,4 +303,4 @@ def test_the_alarm_mail_shows_the_webhook_alive_to_a_batch_in_doubt(
 def _events(fake: FakeSendGrid) -> None:
     body = json.dumps(fake.events()).encode()
     with session_scope() as session:
-        apply_events(session, parse_sendgrid(body), received_at=clock.now())
+        apply_events(session, parse_sendgrid(body).events, received_at=clock.now())

@@ -36,7 +36,8 @@ from briefmail.sending.backends.base import (
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from briefmail.sending.doubt import DoubtPolicy
 from briefmail.sending.engine import Engine
-from briefmail.tracking.events import apply_events, parse_sendgrid
+from briefmail.tracking.events import apply_events
+from briefmail.tracking.sendgrid_events import parse_sendgrid
 from tests.cli import run_cli
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
 from tests.sending.helpers import T0, add_people, make_engine, store_brief
@@ -92,7 +93,7 @@ def _webhook(fake: FakeSendGrid) -> None:
     """SendGrid's Event Webhook: `processed` for everything it accepted (new ones stored)."""
     body = json.dumps(fake.events()).encode()
     with session_scope() as session:
-        apply_events(session, parse_sendgrid(body), received_at=clock.now())
+        apply_events(session, parse_sendgrid(body).events, received_at=clock.now())
 
 
 def _first_batch() -> Batch:

@@ -1,9 +1,9 @@
 """One bad send never blocks another: a send that cannot be prepared fails alone.
 
-A brief whose stored text makes rendering raise (here an ESC in the title, as the YAML
-escape `"A \\e B"` gives; written straight into the table, as the parser now refuses
-it) used to leave its send `scheduled`, claimed first again on every tick, and no other
-send ever went out.
+A brief whose stored text cannot be prepared (here an ESC in the title, as the YAML
+escape `"A \\e B"` gives, written straight into the table as a brief stored before the
+parser refused it; it used to make rendering raise) used to leave its send
+`scheduled`, claimed first again on every tick, and no other send ever went out.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_a_poisoned_brief_fails_alone_and_the_next_send_goes_out(
     status, error = statuses[first]
     assert status == "failed"
     assert error is not None
-    assert error.startswith("could not start: MjmlError: mjml-python refused")
+    assert error.startswith("could not start: 2024-01-01-poisoned.md:4: title: contains U+001B")
     with session_scope() as session:
         view = service.get_send(session, first)
         assert session.scalars(select(Batch).where(Batch.send_id == first)).all() == []
@@ -83,8 +83,8 @@ def test_an_invalid_language_fails_each_send_alone_with_the_reason(
     for status, error in _statuses().values():
         assert status == "failed"
         assert error == (
-            "could not start: ValueError: lang: 'en_US' is not a language tag such as "
-            "'en' or 'en-GB'"
+            "could not start: ValueError: lang: 'en_US' is not a BCP 47 language tag such "
+            "as 'en' or 'en-US': write 'en-US'"
         )
 
 
@@ -159,7 +159,7 @@ def test_send_now_of_a_poisoned_brief_fails_with_the_reason_and_no_traceback() -
     lines = result.stdout.strip().splitlines()
     send_id = int(lines[-1])  # the id, last, all the same
     assert f"send {send_id} (brief) of {POISON}: failed" in result.stdout
-    assert "could not start: MjmlError: mjml-python refused" in result.stdout
+    assert "could not start: 2024-01-01-poisoned.md:4: title: contains U+001B" in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -172,8 +172,8 @@ def test_with_sendgrid_a_brief_that_cannot_be_rendered_is_refused_before_the_sen
     monkeypatch.setenv("BRIEFMAIL_SENDGRID_API_KEY", "SG.unused")
     get_settings.cache_clear()
     code, _, err = run_cli(["send", POISON, "--now"], monkeypatch, capsys)
-    assert code == 1
-    assert f"brief {POISON!r} cannot be rendered: MjmlError: mjml-python refused" in err
+    assert code == 2  # the stored brief is refused as bad input, as `brief import` would
+    assert "2024-01-01-poisoned.md:4: title: contains U+001B" in err
     assert "Traceback" not in err
     with session_scope() as session:
         assert session.scalars(select(Send)).all() == []

@@ -19,6 +19,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -152,12 +153,12 @@ def alarm_batch(
         OutgoingRecipient(
             delivery_id=-(base + index),
             subscriber_id=None,
-            email=address,
-            name="",
+            email=email,
+            name=name,
             values={},
             headers={},
         )
-        for index, address in enumerate(to, start=1)
+        for index, (name, email) in enumerate(map(parseaddr, to), start=1)
     ]
     content = OutgoingContent(subject=subject, html=page, text=text, from_address=from_address)
     return OutgoingBatch(
