@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from briefmail.config import Settings
-from briefmail.db.session import session_factory
+from briefmail.db.session import session_factory, transaction
 from briefmail.preview.build import PreviewOptions
 from briefmail.sending import fit
 from briefmail.sending.options import SendOptions
@@ -37,19 +36,9 @@ class ApiContext:
             ),
         )
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session committed on success, rolled back on any error, as the CLI's
-        `session_scope` (services such as the ledger commit on their own as they go)."""
-        session = self.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def transaction(self) -> AbstractContextManager[Session]:
+        """A session committed on success, rolled back on any error, as the CLI's."""
+        return transaction(self.sessions)
 
 
 def api_context(request: Request) -> ApiContext:

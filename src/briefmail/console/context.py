@@ -19,6 +19,7 @@ from starlette.requests import Request
 from briefmail.accounts.signin import SignInLimits
 from briefmail.config import Settings
 from briefmail.console.render import Renderer
+from briefmail.db.session import transaction
 from briefmail.preview.build import PreviewOptions
 from briefmail.sending import fit
 from briefmail.sending.options import SendOptions
@@ -61,10 +62,8 @@ class ConsoleContext:
         takes the ledger's write lock); rolled back on any error."""
 
         def work() -> T:
-            with self.sessions() as session:
-                result = fn(session, *args, **kw)
-                session.commit()
-                return result
+            with transaction(self.sessions) as session:
+                return fn(session, *args, **kw)
 
         return await run_in_threadpool(work)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,10 +148,16 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 
 
+def session_scope(url: str | None = None) -> AbstractContextManager[Session]:
+    """A session of the database at `url` (the settings' by default) in `transaction`."""
+    return transaction(session_factory(url))
+
+
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session committed on success and rolled back on any error."""
-    session = session_factory(url)()
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session committed on success and rolled back on any error. Services that must
+    commit as they go (the ledger takes and releases its write lock) may commit inside."""
+    session = sessions()
     try:
         yield session
         session.commit()

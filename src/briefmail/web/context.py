@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from briefmail.config import Settings
 from briefmail.db.models import SendLink
-from briefmail.db.session import session_factory
+from briefmail.db.session import session_factory, transaction
 from briefmail.tracking.providers import PROVIDERS
 from briefmail.tracking.recorder import ClickRecorder
 from briefmail.tracking.spool import ClickSpool
@@ -91,7 +91,7 @@ class WebContext:
         """Run `fn(session, ...)` in one committed transaction, in a worker thread."""
 
         def work() -> T:
-            with self.sessions.begin() as session:
+            with transaction(self.sessions) as session:
                 return fn(session, *args, **kw)
 
         return await run_in_threadpool(work)
