@@ -199,4 +199,9 @@ def test_rendering_uses_the_same_rule() -> None:
     from briefmail.briefs.parse import load_brief
 
     with pytest.raises(ValueError, match="'en_US' is not a BCP 47 language tag"):
-        render_email(load_brief(EXAMPLE_BRIEF), lang="en_US", postal_address="x")
+        render_email(
+            load_brief(EXAMPLE_BRIEF),
+            lang="en_US",
+            postal_address="x",
+            public_url="https://brief.example.org",
+        )

@@ -6,6 +6,7 @@ they combine with each other, with line endings and with storage.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,4 +104,4 @@ def test_a_refused_brief_is_not_stored(
     assert f"{path}:{line_of(path.read_text(), 'title:')}: title: contains U+001B" in stderr
     assert "Traceback" not in stderr
     code, stdout, _ = run_cli(["brief", "list", "--json"], monkeypatch, capsys)
-    assert (code, stdout.strip()) == (0, "[]")
+    assert (code, json.loads(stdout)) == (0, {"briefs": []})

@@ -3,7 +3,6 @@ and settling a batch a crash left in doubt; each one in the audit log."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ from briefmail.sending.service import SendView
 from tests.conftest import EXAMPLE_BRIEF
 from tests.console.helpers import PEOPLE, csrf, signed_in
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.sending.helpers import T0, make_engine, started_send
+from tests.sending.helpers import T0, dead_owner, make_engine, started_send
 from tests.web.server import LiveServer
 
 Start = Callable[..., LiveServer]
@@ -93,7 +92,7 @@ def test_a_batch_in_doubt_shows_its_evidence_and_a_marketer_settles_it(
     console_server: Start,
 ) -> None:
     send_id = started_send(3)  # the clock stands at T0 from here on
-    dead = f"{socket.gethostname()}:999999999:1"  # a worker of this host that is gone
+    dead = dead_owner()  # a worker whose heartbeat has stopped
     with session_scope() as session:
         claim = ledger.claim_next_batch(session, now=T0, worker=dead)
         assert claim is not None
@@ -104,7 +103,7 @@ def test_a_batch_in_doubt_shows_its_evidence_and_a_marketer_settles_it(
 
     server = console_server()
     marketing = signed_in(server.url, "marketing")
-    assert "outcome is unknown" in marketing.get("/console/").text  # the dashboard's alarm
+    assert "is in doubt" in marketing.get("/console/").text  # the dashboard's alarm
     page = marketing.get(f"/console/sends/{send_id}").text
     assert "Batch 1 is in doubt" in page
     assert f"Claimed by {dead}" in page

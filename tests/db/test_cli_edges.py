@@ -158,7 +158,7 @@ def test_upgrade_is_the_remedy(
     assert run_cli(["sends", "list"], monkeypatch, capsys)[0] == 1
     assert run_cli(["db", "upgrade"], monkeypatch, capsys)[0] == 0
     code, out, _ = run_cli(["sends", "list", "--json"], monkeypatch, capsys)
-    assert (code, json.loads(out)) == (0, {"sends": []})
+    assert (code, json.loads(out)) == (0, {"sends": [], "alarms": []})
 
 
 @pytest.mark.parametrize(

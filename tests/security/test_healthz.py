@@ -20,6 +20,7 @@ def test_health_is_status_and_counts_only(db_url, start_server) -> None:
     body = answer.json()
     assert body["status"] == "degraded"
     assert all(isinstance(count, int) for count in body["clicks"].values())
-    assert set(body) == {"status", "clicks"}
+    assert set(body) == {"status", "clicks", "alarms"}
+    assert body["alarms"] is None or all(isinstance(n, int) for n in body["alarms"].values())
     server.ctx.recorder.last_error = None  # the next flush worked
     assert httpx.get(f"{server.url}/healthz").json()["status"] == "ok"

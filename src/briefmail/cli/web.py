@@ -20,7 +20,9 @@ _TRUSTED_HELP = "Proxies trusted for X-Forwarded-For (the client address the cla
 @app.command()
 def web(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    port: int = typer.Option(
+        8000, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."
+    ),
     click_port: int = typer.Option(
         0,
         "--click-port",
@@ -75,7 +77,9 @@ def web(
 @app.command()
 def clicks(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8001, "--port", min=1, max=65535, help="Port to listen on."),
+    port: int = typer.Option(
+        8001, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."
+    ),
     forwarded_allow_ips: str = typer.Option(
         "127.0.0.1", "--forwarded-allow-ips", help=_TRUSTED_HELP
     ),
