@@ -85,6 +85,23 @@ class Webhook:
     every: float = 0.2  # seconds between posts
 
 
+# SendGrid's Event Webhook posts a batch when it reaches 768 KB or every 30 seconds.
+EVENT_BATCH_BYTES = 768 * 1024
+
+
+def _take_batch(unposted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Remove and return the oldest events that fit in one post."""
+    size, count = 2, 0  # the brackets
+    for event in unposted:
+        size += len(json.dumps(event)) + 1
+        if count and size > EVENT_BATCH_BYTES:
+            break
+        count += 1
+    batch = unposted[:count]
+    del unposted[:count]
+    return batch
+
+
 def signed_headers(key: ec.EllipticCurvePrivateKey, body: bytes) -> dict[str, str]:
     """The headers of a signed Event Webhook post, as SendGrid sends them."""
     timestamp = str(int(time.time()))
@@ -321,12 +338,13 @@ class FakeSendGrid:
         self._server.server_close()
 
     def _post_events(self) -> None:
-        """Post what was accepted to the webhook, a batch at a time, until stopped."""
+        """Post what was accepted to the webhook, a batch at a time, until stopped: as
+        SendGrid does, a batch of at most `EVENT_BATCH_BYTES` of JSON."""
         assert self.webhook is not None
         while self._posting.is_set():
             time.sleep(self.webhook.every)
             with self._lock:
-                batch, self._unposted = self._unposted, []
+                batch = _take_batch(self._unposted)
             if not batch:
                 continue
             body = json.dumps(batch).encode()
