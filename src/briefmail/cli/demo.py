@@ -171,6 +171,9 @@ def demo(
                 traffic.one_click_unsubscribe(client, messages[-1], stats)
             finally:
                 clock.set_now(None)
+            # A forwarded reader opens the web copy; a feed reader follows the brief.
+            web_copy = client.get(f"{settings.public_url}/archive/{slug}")
+            feed = client.get(f"{settings.public_url}/feed.xml")
         progress.update(step, description="Done", total=1, completed=1)
 
     with session_scope() as session:
@@ -192,5 +195,8 @@ def demo(
     out.print()
     out.print(f"Outbox:      {settings.outbox_dir}  ({len(messages)} .eml files)")
     out.print(f"HTML report: {report_path.resolve()}")
+    out.print(
+        f"Web archive: the brief's page {web_copy.status_code}, /feed.xml {feed.status_code}"
+    )
     out.print(f"Database:    {settings.database_url}")
     out.print(f"Finished in {time.monotonic() - started:.1f} s.")
