@@ -14,9 +14,12 @@ from briefmail.errors import ConfigError
 
 
 def settings_or_exit() -> Settings:
-    """The settings; on a bad value, one line per bad variable on stderr and exit 2."""
+    """The settings; on a bad value, one line per bad variable on stderr and exit 2. The
+    signing key is checked too: a worker signs every link a subscriber gets."""
     try:
-        return get_settings()
+        settings = get_settings()
+        settings.signing_keys()
+        return settings
     except ConfigError as exc:
         print(f"briefmail: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -195,8 +195,6 @@ def demo(
     out.print()
     out.print(f"Outbox:      {settings.outbox_dir}  ({len(messages)} .eml files)")
     out.print(f"HTML report: {report_path.resolve()}")
-    out.print(
-        f"Web archive: the brief's page {web_copy.status_code}, /feed.xml {feed.status_code}"
-    )
+    out.print(f"Web archive: the brief's page {web_copy.status_code}, /feed.xml {feed.status_code}")
     out.print(f"Database:    {settings.database_url}")
     out.print(f"Finished in {time.monotonic() - started:.1f} s.")
