@@ -1,7 +1,7 @@
 """Core-level pieces shared by the audience services' set-based statements.
 
 The mapped tables are exposed as typed `Table`s for Core statements. Inserts that
-must survive a concurrent writer use `briefmail.db.upsert.insert_ignoring_conflicts`.
+must survive a concurrent writer use `briefmail.db.dialect.insert_ignoring`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ list bound with `%b` several times faster than the quoted text form.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from briefmail.audience._sql import SUBSCRIBERS
+from briefmail.db.dialect import driver_value, is_postgres
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class BulkWriter(Protocol):
 
 def bulk_writer(session: Session, now: datetime) -> BulkWriter:
     """The writer for the session's database (PostgreSQL through psycopg, or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return PostgresBulkWriter(session, now)
     return SqliteBulkWriter(session, now)
 
@@ -73,10 +74,7 @@ def bulk_writer(session: Session, now: datetime) -> BulkWriter:
 class SqliteBulkWriter:
     def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
-        dialect = session.get_bind().dialect
-        column_type = SUBSCRIBERS.c.created_at.type.dialect_impl(dialect)
-        process: Callable[[Any], Any] | None = column_type.bind_processor(dialect)
-        self.now = process(now) if process else now  # stored exactly as the ORM stores it
+        self.now = driver_value(session, SUBSCRIBERS.c.created_at.type, now)
 
     def _where_in(self, sql: str, values: Sequence[Any]) -> Iterable[Any]:
         """Run `sql` (ending in a column) with `IN (?, ?, ...)` for `values` appended."""

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from briefmail.audience._sql import SUBSCRIBER_TOPICS, SUBSCRIBERS, SUPPRESSIONS
 from briefmail.audience.topics import resolve_topics
 from briefmail.briefs.store import get_brief, topic_slugs
+from briefmail.db.dialect import is_postgres
 from briefmail.db.models import Brief
 from briefmail.errors import InvalidInputError
 
@@ -196,7 +197,7 @@ def _single_scan(session: Session) -> Iterator[None]:
     both measured slower (bench/audience.py). SET LOCAL inside a savepoint is undone
     when the savepoint rolls back, so the caller's transaction is left as it was.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         yield
         return
     savepoint = session.begin_nested()

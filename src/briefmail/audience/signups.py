@@ -26,8 +26,8 @@ from briefmail.audience.subscribers import add_subscriber, clean_name, new_secre
 from briefmail.audience.suppression import is_suppressed
 from briefmail.audience.topics import resolve_topics
 from briefmail.clock import as_utc
+from briefmail.db.dialect import insert_ignoring
 from briefmail.db.models import SignupRequest, Subscriber
-from briefmail.db.upsert import insert_ignoring_conflicts
 
 RESEND_AFTER = timedelta(minutes=10)
 MAIL_WINDOW = timedelta(days=7)
@@ -81,7 +81,7 @@ def request_signup(
     if subscriber is not None and subscriber.status == "active":
         return None  # subscribed already: topics are changed on the preferences page
     session.execute(
-        insert_ignoring_conflicts(session, _REQUESTS, ["email_key"]).values(
+        insert_ignoring(session, _REQUESTS, ["email_key"]).values(
             email=address,
             email_key=key,
             topics=topics,

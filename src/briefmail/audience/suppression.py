@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from briefmail import clock
 from briefmail.audience._sql import SUPPRESSIONS
 from briefmail.audience.subscribers import normalise_email
+from briefmail.db.dialect import insert_ignoring
 from briefmail.db.models import Suppression
-from briefmail.db.upsert import insert_ignoring_conflicts
 from briefmail.errors import InvalidInputError
 
 _MAX_REASON = 200
@@ -44,7 +44,7 @@ def suppress(session: Session, email: str, reason: str) -> SuppressResult:
     if existing is not None:
         return SuppressResult(existing, created=False)
     session.execute(
-        insert_ignoring_conflicts(session, SUPPRESSIONS, ["email_key"]).values(
+        insert_ignoring(session, SUPPRESSIONS, ["email_key"]).values(
             email_key=key, email=address, reason=reason, created_at=clock.now()
         )
     )

@@ -15,8 +15,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
+from briefmail.db.dialect import insert_ignoring
 from briefmail.db.models import Topic
-from briefmail.db.upsert import insert_ignoring_conflicts
 
 
 def ensure_topic_pairs(session: Session, pairs: Sequence[tuple[str, str]]) -> list[Topic]:
@@ -37,7 +37,7 @@ def ensure_topic_pairs(session: Session, pairs: Sequence[tuple[str, str]]) -> li
     if missing:
         # ON CONFLICT: a concurrent import may create the same topic first.
         table = cast(Table, Topic.__table__)
-        session.execute(insert_ignoring_conflicts(session, table, ["slug"]), missing)
+        session.execute(insert_ignoring(session, table, ["slug"]), missing)
         created = select(Topic).where(Topic.slug.in_([row["slug"] for row in missing]))
         found.update({t.slug: t for t in session.scalars(created)})
     for slug, name in pairs:

@@ -24,6 +24,7 @@ from email.utils import parseaddr
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from briefmail.db.dialect import begin_write, insert_new, rowcount
 from briefmail.db.models import AlarmNotice
 from briefmail.sending.alarms import Alarm
 from briefmail.sending.backends.base import (
@@ -33,8 +34,6 @@ from briefmail.sending.backends.base import (
     OutgoingRecipient,
 )
 from briefmail.sending.failures import first_line
-from briefmail.sending.txn import begin_write, rowcount
-from briefmail.tracking.inserts import insert_new
 
 log = logging.getLogger(__name__)
 

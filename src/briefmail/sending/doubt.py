@@ -32,9 +32,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from briefmail import clock
+from briefmail.db.dialect import begin_write, rowcount
 from briefmail.db.models import Batch, Delivery, Send
 from briefmail.sending import evidence
-from briefmail.sending.txn import begin_write, rowcount
 
 
 @dataclass(frozen=True, slots=True)

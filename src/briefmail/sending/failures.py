@@ -19,9 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from briefmail.db.dialect import begin_write, rowcount
 from briefmail.db.models import Batch, Delivery, Send
 from briefmail.errors import BriefmailError
-from briefmail.sending.txn import begin_write, rowcount
 
 MAX_REASON = 1000
 

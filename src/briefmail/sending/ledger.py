@@ -36,13 +36,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from briefmail import clock
+from briefmail.db.dialect import begin_write, lock_rows, rowcount, skip_locked
 from briefmail.db.models import OPEN_BATCH, Batch, Delivery, Send, Subscriber, Suppression
 from briefmail.errors import NotFoundError, StateError
 from briefmail.sending import evidence, owners
 from briefmail.sending.backends.base import BatchResult, OrphanOutcome, ProviderError
 from briefmail.sending.evidence import Sighting
 from briefmail.sending.retry import RetryPolicy
-from briefmail.sending.txn import begin_write, lock_rows, rowcount, skip_locked
 
 
 @dataclass(frozen=True, slots=True)

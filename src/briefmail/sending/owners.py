@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from briefmail import clock
+from briefmail.db.dialect import begin_write, rowcount
 from briefmail.db.models import Worker
 from briefmail.sending.failures import first_line
-from briefmail.sending.txn import begin_write, rowcount
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import exists, update
 from sqlalchemy.orm import Session
 
+from briefmail.db.dialect import begin_write, rowcount
 from briefmail.db.models import Batch, Delivery
 from briefmail.sending.ledger import Claim
-from briefmail.sending.txn import begin_write, rowcount
 
 
 def record_progress(

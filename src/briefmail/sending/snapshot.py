@@ -25,20 +25,19 @@ from datetime import UTC, datetime, time, timedelta
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, insert, select, text, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Table, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from briefmail import clock
 from briefmail.audience.segment import audience_select
 from briefmail.briefs.store import parsed, topic_slugs
+from briefmail.db.dialect import begin_write, bulk_insert_ignoring, rowcount, skip_locked
 from briefmail.db.models import Batch, Delivery, Send, SendLink
 from briefmail.render.email import render_email
 from briefmail.sending import failures, fit, owners
 from briefmail.sending.batching import PlannedBatch, plan_batches
 from briefmail.sending.options import SendOptions
 from briefmail.sending.scheduling import EARLIEST_OFFSET, wall_clock, zone
-from briefmail.sending.txn import begin_write, is_postgres, rowcount, skip_locked
 
 DELIVERIES = cast(Table, Delivery.__table__)
 TEST_PREFIX = "[TEST] "
@@ -315,50 +314,11 @@ def _write_chunk(
 
 
 _COLUMNS = (
-    "send_id",
-    "brief_id",
-    "batch_id",
-    "subscriber_id",
-    "email",
-    "name",
-    "topics",
-    "due_at",
+    "send_id", "brief_id", "batch_id", "subscriber_id", "email", "name", "topics", "due_at",
     "status",
-)
-# PostgreSQL: COPY into a per-connection scratch table (cheap in Python and on the
-# wire), then one INSERT .. SELECT .. ON CONFLICT DO NOTHING into the ledger.
-_PG_SCRATCH = text(
-    "CREATE TEMP TABLE IF NOT EXISTS briefmail_delivery_load"
-    " (send_id bigint, brief_id bigint, batch_id bigint, subscriber_id bigint, email text,"
-    " name text, topics text, due_at timestamptz, status text) ON COMMIT DELETE ROWS"
-)
-_PG_COPY = (
-    "COPY briefmail_delivery_load"
-    " (send_id, brief_id, batch_id, subscriber_id, email, name, topics, due_at, status)"
-    " FROM STDIN"
-)
-_PG_INSERT = text(
-    "INSERT INTO deliveries"
-    " (send_id, brief_id, batch_id, subscriber_id, email, name, topics, due_at, status)"
-    " SELECT send_id, brief_id, batch_id, subscriber_id, email, name, topics, due_at, status"
-    " FROM briefmail_delivery_load ON CONFLICT DO NOTHING"
-)
+)  # fmt: skip
 
 
 def _insert_deliveries(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """One bulk write per chunk; rows already live for the brief are skipped."""
-    if not rows:
-        return
-    if is_postgres(session):
-        session.execute(_PG_SCRATCH)
-        # The driver's own connection (psycopg), for COPY.
-        raw: Any = session.connection().connection.dbapi_connection
-        with raw.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
-            for row in rows:
-                copy.write_row(row)
-        session.execute(_PG_INSERT)
-        return
-    session.execute(
-        sqlite.insert(DELIVERIES).on_conflict_do_nothing(),
-        [dict(zip(_COLUMNS, row, strict=True)) for row in rows],
-    )
+    bulk_insert_ignoring(session, DELIVERIES, _COLUMNS, rows)

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session
 
 from briefmail import clock
+from briefmail.db.dialect import begin_write, lock_rows
 from briefmail.db.models import Brief, Send, WeeklySlot
 from briefmail.sending.failures import went_ahead
 from briefmail.sending.scheduling import (
@@ -25,7 +26,6 @@ from briefmail.sending.scheduling import (
     parse_weekday,
     zone,
 )
-from briefmail.sending.txn import begin_write, lock_rows
 
 SLOT_CREATOR = "weekly slot"
 

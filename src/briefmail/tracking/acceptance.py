@@ -13,10 +13,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
+from briefmail.db.dialect import member_of
 from briefmail.db.models import OPEN_BATCH, Batch, Delivery
 from briefmail.tracking.bursts import Recipients, recipient
 from briefmail.tracking.classifier import Reason
-from briefmail.tracking.clickrows import member_of
 from briefmail.tracking.clicks import RawClick
 
 _SETTLED_SKEW = 300.0  # seconds; see `quiet_after`

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from briefmail.audience.subscribers import normalise_email
 from briefmail.audience.suppression import suppress
+from briefmail.db.dialect import insert_new
 from briefmail.db.models import DELIVERY_STATUSES, Delivery, ProviderEvent, Subscriber
 from briefmail.errors import BriefmailError, InvalidInputError
-from briefmail.tracking.inserts import insert_new
 
 
 class SignatureError(BriefmailError):
