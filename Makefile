@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: demo test lint typecheck bench sync browsers clean console-screenshots
+.PHONY: demo test lint typecheck bench sync browsers clean console-screenshots readme
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "briefmail needs Python 3.11+ ($(PYTHON) not found)"; exit 1; }
@@ -47,6 +47,10 @@ bench: sync
 	$(RUN) python bench/tokens.py
 	$(RUN) python bench/smtp_progress.py
 	$(RUN) python bench/redirect_hot_link.py
+
+## readme: regenerate the README's command reference from each command's --help
+readme: sync
+	$(RUN) python -m briefmail.cli.reference --write README.md
 
 ## console-screenshots: every console page at desktop width and 375 px, into docs/console/
 console-screenshots: sync

@@ -1,4 +1,5 @@
-"""The README and .env.example must name every setting and every command (datasette's rule)."""
+"""The README and .env.example must name every setting and every command (datasette's rule),
+and the README's command reference must be what the commands' --help says today."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.main import get_command
 
-from briefmail.cli import app
+from briefmail.cli import app, reference
 from briefmail.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,3 +44,12 @@ def _commands() -> list[str]:
 @pytest.mark.parametrize("command", _commands())
 def test_every_command_is_in_the_readme(command: str) -> None:
     assert f"briefmail {command}" in README
+
+
+def test_the_readme_command_reference_is_what_help_says() -> None:
+    problems = reference.differences(README, reference.entries())
+    assert not problems, (
+        "README.md's command reference differs from the commands' --help:\n  "
+        + "\n  ".join(problems)
+        + f"\nRun `{reference.REGENERATE}` (python -m briefmail.cli.reference --write README.md)."
+    )

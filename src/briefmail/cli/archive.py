@@ -38,8 +38,8 @@ def build(
 ) -> None:
     """Write the archive (index, one page per brief, Atom feed) as static files.
 
-    Only briefs that went out are in it, as they went out; sign-up forms post to the
-    web app's /subscribe.
+    Only briefs that went out are in it, as they went out; sign-up forms post to
+    the web app's /subscribe.
     """
     settings = get_settings()
     base = (base_url or settings.public_url + ARCHIVE_PATH).rstrip("/")

@@ -29,9 +29,9 @@ def audience(
 ) -> None:
     """Count who the brief reaches: active, not suppressed subscribers of its topics.
 
-    Subscribers with no topics take every topic, so they are always included (also
-    when --topics narrows); they are counted once under "all topics". A subscriber
-    with two of the topics counts in both rows but once in the total.
+    Subscribers with no topics take every topic, so they are always included
+    (also when --topics narrows); they are counted once under "all topics". A
+    subscriber with two of the topics counts in both rows but once in the total.
     """
     narrow = parse_topic_list(topics, ",") if topics is not None else None
     with session_scope() as session:

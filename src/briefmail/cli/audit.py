@@ -47,7 +47,7 @@ def list_(
     actor: Annotated[str | None, typer.Option("--actor", help="Only this actor.")] = None,
     action: Annotated[str | None, typer.Option("--action", help="Only this action.")] = None,
 ) -> None:
-    """The newest entries first: when, who (user, token or OS user), action, target, from."""
+    """The audit log, newest first: when, who (user, token or OS user), action, target, from."""
     with session_scope() as session:
         entries = [
             AuditEntryOut.of(e)

@@ -56,7 +56,7 @@ def import_(file: Annotated[Path, typer.Argument(help="The brief file (.md with 
 @brief_app.command("approve")
 def approve(
     slug: Annotated[str, typer.Argument(help="The brief's slug.")],
-    by: Annotated[str, typer.Option("--by", help="Who approves it.")],
+    by: Annotated[str, typer.Option("--by", metavar="NAME", help="Who approves it.")],
 ) -> None:
     """Approve the stored text of a draft brief for sending."""
     with session_scope() as session:
@@ -68,7 +68,7 @@ def approve(
 
 @brief_app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Every stored brief, newest first."""
+    """Every stored brief, newest first, with status, coverage, approver and topics."""
     with session_scope() as session:
         briefs = BriefList(briefs=[BriefOut.of(row) for row in list_briefs(session)])
     if as_json:

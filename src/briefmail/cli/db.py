@@ -14,7 +14,10 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("upgrade")
 def upgrade() -> None:
-    """Apply every pending migration (SQLite databases also upgrade themselves on first use)."""
+    """Apply every pending migration: the only way a PostgreSQL database is upgraded.
+
+    A SQLite database also upgrades itself on first use.
+    """
     upgrade_database()
     typer.echo(f"database is up to date: {_safe_url(get_settings().database_url)}")
 

@@ -114,8 +114,8 @@ def demo(
 ) -> None:
     """Import the example brief, invent subscribers, send, click, and report.
 
-    Runs on embedded defaults only (SQLite, in-process tasks, outbox), whatever the
-    environment says, and starts from a fresh folder every time.
+    Runs on embedded defaults only (SQLite, in-process tasks, outbox), whatever
+    the environment says, and starts from a fresh folder every time.
     """
     started = time.monotonic()
     _reset(folder)

@@ -52,7 +52,12 @@ def preview(
     ),
     open_browser: bool = typer.Option(False, "--open", help="Open the --serve page."),
 ) -> None:
-    """Render a brief as a sample subscriber would get it; print a summary and warnings."""
+    """Render a brief as a sample subscriber would get it; print a summary and warnings.
+
+    With --out the email is written as files instead of the summary; with
+    --serve a local page shows it at desktop and phone widths and reloads when
+    the file is saved.
+    """
     options = PreviewOptions.from_settings(get_settings())
     result = build_preview(file, options)
     if out is not None:

@@ -32,8 +32,8 @@ def report(
 ) -> None:
     """Recipients, deliveries and clicks per link and per topic (test sends excluded).
 
-    Human clicks exclude what the classifier flagged (scanners, prefetch, bots, clicks
-    within the scanner window); citations count toward their source.
+    Human clicks exclude what the classifier flagged (scanners, prefetch, bots,
+    clicks within the scanner window); citations count toward their source.
     """
     with session_scope() as session:
         figures = brief_report(session, slug)

@@ -111,7 +111,15 @@ def send(
     wait: Annotated[bool, typer.Option("--wait", help="Show progress until it ends.")] = False,
     by: Annotated[str | None, typer.Option("--by", help="Who sends it (for the record).")] = None,
 ) -> None:
-    """Send an approved brief to its topic segment; prints the send id last."""
+    """Send an approved brief to its topic segment, or a proof; prints the send id last.
+
+    Give exactly one of --now, --at or --test-to. A proof goes to the --test-to
+    addresses only, with [TEST] before the subject, and may be of a draft. With
+    BRIEFMAIL_BROKER_URL set a worker sends it; without, a due send goes out in
+    this process and a later one waits for `briefmail worker` (or for
+    `briefmail sends run-due`). Exits 1 if the send failed (the id still comes
+    last).
+    """
     modes = sum([now, at is not None, test_to is not None])
     if modes != 1:
         raise InvalidInputError("give exactly one of --now, --at DATETIME or --test-to ADDRESSES")

@@ -74,7 +74,7 @@ def show(
     send_id: Annotated[int, typer.Argument(help="The send id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """One send: status, counts, batch states, errors and alarms."""
+    """One send: status, counts, batch states, errors, notes on settled batches, alarms."""
     stall = get_settings().send_stall_seconds
     with session_scope() as session:
         view = service.get_send(session, send_id, stall_seconds=stall)
@@ -118,7 +118,11 @@ def resolve(
     ] = False,
     by: Annotated[str, typer.Option("--by", help="Who decided (for the record).")] = "",
 ) -> None:
-    """Settle a batch whose outcome a crash left unknown."""
+    """Settle a batch whose outcome a crash left unknown: --accepted or --resend.
+
+    With --resend it prints when the batch goes again; provider events for the
+    earlier attempt that arrive before then settle it as accepted instead.
+    """
     if accepted == resend:
         raise InvalidInputError("give exactly one of --accepted or --resend")
     now = clock.now()

@@ -43,10 +43,10 @@ def import_(
 ) -> None:
     """Import or update subscribers from CSV; bad rows are reported by line and skipped.
 
-    `topics` is a `;`-separated list of topic names or slugs, empty for all topics; an
-    optional `status` column (as `export` writes) may stop a subscriber, never start
-    one. An unsubscribed, bounced, complained or suppressed address is never
-    re-activated. The whole file is one transaction.
+    `topics` is a `;`-separated list of topic names or slugs, empty for all
+    topics; an optional `status` column (as `export` writes) may stop a
+    subscriber, never start one. An unsubscribed, bounced, complained or
+    suppressed address is never re-activated. The whole file is one transaction.
     """
     with session_scope() as session, _progress(file) as progress:
         result = import_csv(session, file, progress=progress)
@@ -97,8 +97,8 @@ def add(
 ) -> None:
     """Add a subscriber (active), or update the name/topics of an existing one.
 
-    An existing subscriber keeps their status: this never re-activates an address
-    that unsubscribed, bounced or complained.
+    An existing subscriber keeps their status: this never re-activates an
+    address that unsubscribed, bounced or complained.
     """
     topic_names = parse_topic_list(topics, ",") if topics is not None else None
     with session_scope() as session:
@@ -166,6 +166,11 @@ def list_(
 
 @subscribers_app.command("export")
 def export() -> None:
-    """Every subscriber as CSV on stdout (email,name,topics,status); re-importable."""
+    """Every subscriber as CSV on stdout (email,name,topics,status); re-importable.
+
+    A cell a spreadsheet would run as a formula (one starting with =, +, - or @)
+    is written with a leading apostrophe; `briefmail subscribers import` takes
+    it off again.
+    """
     with session_scope() as session:
         write_csv(session, sys.stdout)

@@ -24,8 +24,8 @@ out = Console(highlight=False, soft_wrap=True)
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Every topic with its active, not suppressed subscribers.
 
-    Subscribers with no topics take every topic; they are counted once, separately
-    (`all_topics`), not added to each topic's figure.
+    Subscribers with no topics take every topic; they are counted once,
+    separately (`all_topics`), not added to each topic's figure.
     """
     with session_scope() as session:
         listing = list_topics(session)

@@ -48,7 +48,11 @@ def add(
     email: Annotated[str, typer.Argument(help="The person's email (their sign-in name).")],
     role: Annotated[str, typer.Option("--role", help=_ROLE_HELP)],
 ) -> None:
-    """Add a console user; the password is read from standard input."""
+    """Add a console user; the password is read from standard input.
+
+    At a terminal it is typed twice (not echoed); otherwise the first line piped
+    in is taken. Never an argument: arguments show in `ps`.
+    """
     with session_scope() as session:
         # A bad role, a taken address or an unusable database is refused before
         # anyone types a password.
@@ -91,7 +95,10 @@ def set_role(
 
 @users_app.command("remove")
 def remove(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
-    """Remove a user; their sessions end, the audit log keeps what they did."""
+    """Remove a user; their sessions end, the audit log keeps what they did.
+
+    The last admin cannot be removed.
+    """
     with session_scope() as session:
         user = accounts.remove_user(session, email)
         record(session, Action.USER_REMOVE, user.email)

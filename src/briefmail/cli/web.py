@@ -37,11 +37,11 @@ def web(
         "127.0.0.1", "--forwarded-allow-ips", help=_TRUSTED_HELP
     ),
 ) -> None:
-    """Serve the web app with uvicorn (uvloop + httptools, no access log), and with
-    --click-port the click listener beside it (see briefmail.web.clicklistener).
+    """Serve the public web app on uvicorn; with --click-port, the click listener beside it.
 
-    SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish and every
-    buffered click is written before the process exits.
+    uvloop and httptools, no access log. SIGTERM or Ctrl-C stops it gracefully:
+    requests under way finish and every buffered click is written before the
+    process exits.
     """
     settings = get_settings()
     settings.signing_keys()  # a missing or guessable key stops here, in one line
@@ -86,9 +86,10 @@ def clicks(
 ) -> None:
     """Run the click listener alone: /c/ redirects and click recording, nothing else.
 
-    For deployments that give tracking links a host (or processes) of their own; several
-    processes answering clicks need BRIEFMAIL_REDIS_URL, as `briefmail web --workers`
-    does. SIGTERM or Ctrl-C stops it gracefully, every buffered click written.
+    For deployments that give tracking links a host (or processes) of their own;
+    several processes answering clicks need BRIEFMAIL_REDIS_URL, as
+    `briefmail web --workers` does. SIGTERM or Ctrl-C stops it gracefully, every
+    buffered click written.
     """
     settings = get_settings()
     settings.signing_keys()  # a missing or guessable key stops here, in one line

@@ -23,9 +23,12 @@ def worker(
     loglevel: Annotated[str, typer.Option("--loglevel", help="Log level.")] = "INFO",
     beat: Annotated[bool, typer.Option("--beat/--no-beat", help="Run beat inside.")] = True,
 ) -> None:
-    """Send due work: `celery -A worker.app worker -B` when BRIEFMAIL_BROKER_URL is set,
-    else a loop in this process that ticks every BRIEFMAIL_TICK_SECONDS and rides out
-    database and backend errors (logged, with a growing wait)."""
+    """Send due work: a Celery worker with beat, or without a broker a loop in this process.
+
+    With BRIEFMAIL_BROKER_URL set this is `celery -A worker.app worker -B` (no
+    -B with --no-beat). Without it, a loop ticks every BRIEFMAIL_TICK_SECONDS
+    and rides out database and backend errors (logged, with a growing wait).
+    """
     if loglevel.upper() not in logging.getLevelNamesMapping():
         raise InvalidInputError(f"--loglevel: {loglevel!r} is not DEBUG, INFO, WARNING or ERROR")
     from briefmail.db.readiness import check_ready  # alembic: only for the commands using it
