@@ -1,21 +1,31 @@
-"""Throughput of one send through the `sendgrid` library, beside the httpx path it replaced.
+"""Throughput of one send through the `sendgrid` library, beside the httpx path it
+replaced and, with `--before DIR`, beside the whole send of another checkout.
 
     .venv/bin/python bench/send.py [--subscribers 100000] [--workers 2] [--rounds 1]
-        [--paths library,httpx] [--tls [--ca-directory]]
+        [--paths library,httpx,before] [--before DIR] [--tls [--ca-directory]]
 
 Needs PostgreSQL (127.0.0.1:5432, user postgres; throwaway databases are created and
 dropped) and Redis (`BRIEFMAIL_BENCH_BROKER_URL`, default db 4, flushed). Seeds
-100,000 subscribers once into a template database; then, for each round and each
-path, copies it into a fresh database, starts the SendGrid stand-in as its own
-process and two Celery workers (`bench/send_worker.py PATH`, `--pool=solo`), and
-does what `briefmail send SLUG --now` does: commit the send, queue one `work` task.
-The clock runs from there until the last batch is accepted. CPU is read from /proc
-for the worker processes only (user + system), PostgreSQL, the stand-in and the
-whole machine.
+100,000 subscribers once into a template database per schema; then, for each round
+and each path, copies the path's template into a fresh database, starts the SendGrid
+stand-in as its own process and two Celery workers (`--pool=solo`), and does what
+`briefmail send SLUG --now` does: commit the send, queue one `work` task
+(bench/send_checkout.py, under the path's own interpreter, warmed up before the
+clock starts). The clock runs from there until the last batch is accepted. CPU is
+read from /proc for the worker processes only (user + system), PostgreSQL, the
+stand-in and the whole machine. The paths take turns: each round starts one path
+later than the one before, so a drift in the machine's load falls on all of them.
 
 Paths: `library` is briefmail's backend (SendGridAPIClient, a body serialised once
 by orjson, a new connection per request); `httpx` is the posting path it replaced
-(same body, keep-alive httpx client), kept only in bench/send_worker.py.
+(same body, keep-alive httpx client) on today's engine, kept only in
+bench/send_worker.py. `before` (with `--before DIR`, another checkout of briefmail
+with its own .venv: `make sync` there) is that checkout's whole send: its migrations
+build its template database, the same subscribers are inserted (the audience
+tables of both schemas must match, which is checked), and its send is created and
+worked by its own code (`DIR/.venv/bin/python -m celery -A worker.app worker`, with
+DIR as working directory and PYTHONPATH), against the same stand-in and broker.
+`--paths` defaults to all three (`before` only with `--before`).
 
 `--tls`: the stand-in serves HTTPS with a throwaway certificate, and every client
 trusts the system's CA bundle plus that certificate (`SSL_CERT_FILE`), so each new
@@ -24,8 +34,8 @@ connection loads as many CA certificates as it would in production. With
 (`SSL_CERT_FILE=/dev/null`, `SSL_CERT_DIR`), which OpenSSL reads per issuer on demand.
 
 Same-run baselines, in this process: the per-recipient work alone (signed link
-values and the SendGrid JSON, no database, broker or HTTP), and the client CPU of
-one 1000-recipient request through each way of posting it.
+values and the SendGrid JSON, no database, broker or HTTP; for today's paths), and
+the client CPU of one 1000-recipient request through each way of posting it.
 """
 
 from __future__ import annotations
@@ -37,18 +47,20 @@ import json
 import os
 import random
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import redis
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import Engine, MetaData, create_engine, insert, inspect, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -176,18 +188,68 @@ def trust(tls: Path, by_directory: bool) -> str:
     return f"a CA file of {count} certificates"
 
 
-def seed(url: str, count: int, rng: random.Random) -> str:
-    from briefmail.audience.topics import ensure_topics
-    from briefmail.briefs.store import approve_brief, import_brief
-    from briefmail.db.models import Subscriber, subscriber_topics
-    from briefmail.db.session import session_scope
+@dataclass(frozen=True)
+class Checkout:
+    """The code a path runs: an interpreter, and the folder that is its working
+    directory and PYTHONPATH (so `worker` and `tests` are that checkout's)."""
 
-    with session_scope(url) as session:
-        slug = import_brief(session, EXAMPLE).slug
-        approve_brief(session, slug, "bench")
-        ensure_topics(session, TOPICS)
+    python: str
+    folder: Path
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(self.folder)}
+
+    def step(self, name: str, url: str, *argv: str, **popen: Any) -> subprocess.Popen[str]:
+        """bench/send_checkout.py on this checkout's code, on the database at `url`."""
+        return subprocess.Popen(
+            [self.python, "-P", str(ROOT / "bench/send_checkout.py"), name, url, *argv],
+            cwd=self.folder,
+            env={**self.env(), "BRIEFMAIL_DATABASE_URL": url},
+            stdout=subprocess.PIPE,
+            text=True,
+            **popen,
+        )
+
+
+def checkout_of(path: str, args: argparse.Namespace) -> Checkout:
+    if path == "before":
+        folder = Path(args.before).resolve()
+        return Checkout(str(folder / ".venv/bin/python"), folder)
+    return Checkout(sys.executable, ROOT)
+
+
+AUDIENCE_TABLES = ("topics", "subscribers", "subscriber_topics")
+
+
+def audience_columns(url: str) -> dict[str, list[tuple[str, str, bool]]]:
+    """Name, type and nullability of each column of the tables `seed` writes."""
     engine = create_engine(url)
-    now = "2024-01-01T00:00:00+00:00"
+    try:
+        found = inspect(engine)
+        return {
+            table: [(c["name"], str(c["type"]), c["nullable"]) for c in found.get_columns(table)]
+            for table in AUDIENCE_TABLES
+        }
+    finally:
+        engine.dispose()
+
+
+def seed(url: str, checkout: Checkout, count: int, rng: random.Random) -> str:
+    """The checkout's schema, brief and topics (its own code), then `count` subscribers:
+    the same rows for any schema whose audience tables match (`audience_columns`)."""
+    with checkout.step("prepare", url, str(EXAMPLE), *TOPICS) as prepare:
+        assert prepare.stdout is not None
+        slug = prepare.stdout.read().strip()
+    if prepare.returncode != 0 or not slug:
+        raise SystemExit(f"preparing the database with {checkout.python} failed")
+    engine = create_engine(url)
+    tables = MetaData()
+    tables.reflect(engine, only=["subscribers", "subscriber_topics"])
+    subscribers, subscriber_topics = (
+        tables.tables["subscribers"],
+        tables.tables["subscriber_topics"],
+    )
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     with engine.begin() as conn:
         rows = [
             {
@@ -202,8 +264,8 @@ def seed(url: str, count: int, rng: random.Random) -> str:
             }
             for i in range(count)
         ]
-        conn.execute(insert(Subscriber.__table__), rows)
-        ids = list(conn.scalars(select(Subscriber.id).order_by(Subscriber.id)))
+        conn.execute(insert(subscribers), rows)
+        ids = list(conn.scalars(select(subscribers.c.id).order_by(subscribers.c.id)))
         links = []
         for sid in ids:
             # Every reader holds one of the brief's three topics (and maybe clinical-ai).
@@ -268,7 +330,11 @@ def example_batch(count: int) -> Any:
     from briefmail.sending.backends.base import OutgoingBatch, OutgoingContent, OutgoingRecipient
     from briefmail.tracking.links import recipient_values
 
-    rendered = render_email(load_brief(EXAMPLE), postal_address="100 Example Street")
+    rendered = render_email(
+        load_brief(EXAMPLE),
+        postal_address="100 Example Street",
+        public_url="https://brief.example.org",
+    )
     content = OutgoingContent(
         subject=rendered.subject,
         html=rendered.html,
@@ -360,12 +426,51 @@ def request_costs(calls: int, tls: Path | None, ca: str) -> list[tuple[str, floa
         stop(fake)
 
 
+def worker_command(path: str, checkout: Checkout, args: argparse.Namespace) -> list[str]:
+    """Today's paths: bench/send_worker.py PATH; `before`: the checkout's own worker, as
+    its bench/send.py started it."""
+    options = [
+        f"--pool={args.pool}",
+        f"--concurrency={args.threads}",
+        "--loglevel=INFO",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    if path == "before":
+        return [checkout.python, "-m", "celery", "-A", "worker.app", "worker", *options]
+    return [checkout.python, "bench/send_worker.py", path, *options]
+
+
+def ready_creator(checkout: Checkout, url: str, slug: str, path: str) -> subprocess.Popen[str]:
+    """bench/send_checkout.py create, its imports done, waiting for the go."""
+    creator = checkout.step("create", url, slug, stdin=subprocess.PIPE)
+    assert creator.stdout is not None
+    if creator.stdout.readline().strip() != "ready":
+        stop(creator)
+        raise SystemExit(f"{path}: the process that creates the send did not start")
+    return creator
+
+
+def create_send(creator: subprocess.Popen[str], path: str) -> int:
+    """Tell the waiting creator to create the send and queue its work; the send's id."""
+    assert creator.stdin is not None
+    assert creator.stdout is not None
+    creator.stdin.write("go\n")
+    creator.stdin.flush()
+    answer = creator.stdout.readline().strip()
+    if not answer.isdigit():
+        raise SystemExit(f"{path}: creating the send failed")
+    return int(answer)
+
+
 def one_send(
     path: str, template: str, slug: str, args: argparse.Namespace, tls: Path | None
 ) -> dict[str, Any]:
-    """One send of the seeded audience through `path`, in a fresh copy of the template."""
+    """One send of the seeded audience through `path`, in a fresh copy of its template."""
     from briefmail.db.session import dispose_engines
 
+    checkout = checkout_of(path, args)
     name = f"briefmail_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -373,8 +478,8 @@ def one_send(
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     fake, fake_url = start_fake(tls)
     os.environ.update(BRIEFMAIL_DATABASE_URL=url, BRIEFMAIL_SENDGRID_HOST=fake_url)
-    env = dict(os.environ)
     workers: list[subprocess.Popen[bytes]] = []
+    creator: subprocess.Popen[str] | None = None
     try:
         from briefmail.config import get_settings
 
@@ -386,32 +491,26 @@ def one_send(
         for i, log in enumerate(logs):
             workers.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "bench/send_worker.py",
-                        path,
-                        f"--pool={args.pool}",
-                        f"--concurrency={args.threads}",
-                        "--loglevel=INFO",
-                        "--without-heartbeat",
-                        "--without-mingle",
-                        "--without-gossip",
-                        f"--hostname=bench{i}@%h",
-                    ],
-                    cwd=ROOT,
-                    env=env,
+                    [*worker_command(path, checkout, args), f"--hostname=bench{i}@%h"],
+                    cwd=checkout.folder,
+                    env=checkout.env(),
                     stdout=log.open("wb"),
                     stderr=subprocess.STDOUT,
                 )
             )
         deadline = time.monotonic() + 120
         while not all(b" ready." in log.read_bytes() for log in logs):  # both consuming
-            assert time.monotonic() < deadline, "workers did not start"
+            assert time.monotonic() < deadline, f"workers did not start: see {logs[0]}"
+            assert all(w.poll() is None for w in workers), f"a worker exited: see {logs}"
             time.sleep(0.1)
-        figures = measure_send(url, slug, workers, fake, fake_url)
-        figures["baseline"] = baseline(url, figures["send_id"], 10_000)
+        creator = ready = ready_creator(checkout, url, slug, path)
+        figures = measure_send(url, lambda: create_send(ready, path), workers, fake, fake_url)
+        if path != "before":  # today's code, today's schema
+            figures["baseline"] = baseline(url, figures["send_id"], 10_000)
         return figures
     finally:
+        if creator is not None:
+            stop(creator)
         for w in workers:
             stop(w)
         stop(fake)
@@ -421,44 +520,53 @@ def one_send(
         admin.dispose()
 
 
+FINISHED = ("sent", "failed", "cancelled")
+STATUS = text("SELECT status FROM sends WHERE id = :id")
+
+
 def measure_send(
     url: str,
-    slug: str,
+    start_send: Callable[[], int],
     workers: list[subprocess.Popen[bytes]],
     fake: subprocess.Popen[str],
     fake_url: str,
 ) -> dict[str, Any]:
+    """Start the send and wait for it to finish. Plain SQL on tables both schemas have,
+    so it reads either checkout's database."""
     from tests.fakes.sendgrid_server import RemoteFakeSendGrid
-    from worker.tasks import enqueue_work
 
     from briefmail import clock
-    from briefmail.db.models import Batch, Send
-    from briefmail.db.session import session_scope
-    from briefmail.sending import service
 
-    cpu_before = sum(cpu_seconds(w.pid) for w in workers)
-    fake_before, pg_before, busy_before = cpu_seconds(fake.pid), postgres_cpu(), machine_busy()
-    wall_start = clock.now()
-    started = time.perf_counter()
-    with session_scope(url) as session:
-        send_id = service.create_send(session, slug, at=clock.now(), now=clock.now()).id
-    enqueue_work()
-    while True:
-        with session_scope(url) as session:
-            status = session.scalar(select(Send.status).where(Send.id == send_id))
-        if status in ("sent", "failed"):
-            break
-        time.sleep(0.05)
-    polled = time.perf_counter() - started
-    cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu_before
-    fake_cpu = cpu_seconds(fake.pid) - fake_before
-    pg_cpu = sum(c - pg_before.get(pid, 0.0) for pid, c in postgres_cpu().items())
-    busy = machine_busy() - busy_before
-    with session_scope(url) as session:
-        send = session.get_one(Send, send_id)
-        last = session.scalar(select(func.max(Batch.accepted_at)).where(Batch.send_id == send_id))
-        batches = session.scalar(select(func.count()).where(Batch.send_id == send_id))
-        recipients = send.recipients
+    engine = create_engine(url)
+    try:
+        cpu_before = sum(cpu_seconds(w.pid) for w in workers)
+        fake_before, pg_before, busy_before = cpu_seconds(fake.pid), postgres_cpu(), machine_busy()
+        wall_start = clock.now()
+        started = time.perf_counter()
+        send_id = start_send()
+        while True:
+            with engine.connect() as conn:
+                status = conn.scalar(
+                    text("SELECT status FROM sends WHERE id = :id"), {"id": send_id}
+                )
+            if status in FINISHED:
+                break
+            time.sleep(0.05)
+        polled = time.perf_counter() - started
+        cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu_before
+        fake_cpu = cpu_seconds(fake.pid) - fake_before
+        pg_cpu = sum(c - pg_before.get(pid, 0.0) for pid, c in postgres_cpu().items())
+        busy = machine_busy() - busy_before
+        with engine.connect() as conn:
+            recipients = conn.scalar(
+                text("SELECT recipients FROM sends WHERE id = :id"), {"id": send_id}
+            )
+            last, batches = conn.execute(
+                text("SELECT max(accepted_at), count(*) FROM batches WHERE send_id = :id"),
+                {"id": send_id},
+            ).one()
+    finally:
+        engine.dispose()
     elapsed = (clock.as_utc(last) - wall_start).total_seconds()
     accepted = RemoteFakeSendGrid(fake_url).accepted
     once = len({a["email"] for a in accepted}) == len(accepted) == recipients
@@ -494,17 +602,56 @@ def report(path: str, f: dict[str, Any]) -> None:
         f"stand-in {f['fake']:.2f}s, everything else on the machine {f['others']:.2f}s "
         f"(of {2 * f['polled']:.1f} core-seconds)"
     )
-    print(f"[{path}] baseline (values + JSON only): {f['baseline']:.3f}s CPU per 1000 recipients")
+    if "baseline" in f:
+        print(
+            f"[{path}] baseline (values + JSON only): {f['baseline']:.3f}s CPU per 1000 recipients"
+        )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def summary(results: list[tuple[str, dict[str, Any]]], paths: list[str], title: str) -> None:
+    """Every send in the order run, then (over several rounds) each path's median."""
+    print(f"summary ({title}):")
+    print("| path | recipients/s | worker CPU per 1000 recipients | exactly once |")
+    print("| --- | --- | --- | --- |")
+    for path, f in results:
+        print(f"| {path} | {f['rate']:,.0f} | {f['per_1000']:.3f} s | {f['once']} |")
+    if len(results) > len(paths):
+        print("median per path:")
+        print("| path | sends | recipients/s | worker CPU per 1000 recipients |")
+        print("| --- | --- | --- | --- |")
+        for path in paths:
+            runs = [f for p, f in results if p == path]
+            rate = statistics.median(f["rate"] for f in runs)
+            cpu = statistics.median(f["per_1000"] for f in runs)
+            print(f"| {path} | {len(runs)} | {rate:,.0f} | {cpu:.3f} s |")
+
+
+PATHS = ("library", "httpx", "before")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--pool", default="solo", help="celery pool of each worker")
     parser.add_argument("--threads", type=int, default=1, help="concurrency of each worker")
-    parser.add_argument("--paths", default="library,httpx", help="comma-separated, in order")
-    parser.add_argument("--rounds", type=int, default=1, help="sends per path, interleaved")
+    parser.add_argument(
+        "--paths",
+        default="",
+        help=f"comma-separated, of {','.join(PATHS)} (default: all; before with --before)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="sends per path; each round starts one path later than the one before",
+    )
+    parser.add_argument(
+        "--before",
+        default="",
+        help="another checkout of briefmail, with its .venv, whose whole send runs as "
+        "the 'before' path (its schema, workers and send; the same audience and stand-in)",
+    )
     parser.add_argument("--tls", action="store_true", help="the stand-in serves HTTPS")
     parser.add_argument(
         "--ca-directory",
@@ -513,8 +660,39 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=20, help="requests per way of posting")
     args = parser.parse_args()
-    paths = args.paths.split(",")
-    rng = random.Random(20240108)
+    paths = args.paths.split(",") if args.paths else [p for p in PATHS if p != "before"]
+    if args.before and not args.paths:
+        paths.append("before")
+    unknown = [p for p in paths if p not in PATHS]
+    if unknown:
+        parser.error(f"--paths: {','.join(unknown)} not among {','.join(PATHS)}")
+    if "before" in paths:
+        if not args.before:
+            parser.error("--paths before needs --before DIR")
+        python = Path(args.before).resolve() / ".venv/bin/python"
+        if not python.exists():
+            parser.error(f"--before: {python} not found (run `make sync` in that checkout)")
+    args.paths = paths
+    return args
+
+
+def make_template(checkout: Checkout, admin: Engine, count: int) -> tuple[str, str, str]:
+    """A database with the checkout's schema, brief and `count` subscribers (always the
+    same ones: a fresh generator with the same seed); its name, URL and the slug."""
+    name = f"briefmail_bench_{uuid.uuid4().hex[:8]}_template"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    t = time.perf_counter()
+    slug = seed(url, checkout, count, random.Random(20240108))
+    print(f"seeded {count} subscribers for {checkout.folder} in {time.perf_counter() - t:.1f}s")
+    return name, url, slug
+
+
+def main() -> None:
+    began = time.perf_counter()
+    args = parse_args()
+    paths: list[str] = args.paths
 
     folder = Path(tempfile.mkdtemp(prefix="briefmail-bench-send-"))
     tls = make_tls(folder) if args.tls else None
@@ -528,40 +706,40 @@ def main() -> None:
         BRIEFMAIL_PUBLIC_URL="https://brief.example.org",
     )
     ca = trust(tls, args.ca_directory) if tls is not None else "no TLS"
-    template = f"briefmail_bench_{uuid.uuid4().hex[:8]}_template"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{template}"'))
+    templates: dict[str, tuple[str, str]] = {}  # "today" or "before": (database, slug)
     try:
-        from briefmail.config import get_settings
-        from briefmail.db.session import dispose_engines, upgrade
-
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{template}"
-        os.environ["BRIEFMAIL_DATABASE_URL"] = url
-        get_settings.cache_clear()
-        upgrade(url)
-        t = time.perf_counter()
-        slug = seed(url, args.subscribers, rng)
-        dispose_engines()
-        print(f"seeded {args.subscribers} subscribers in {time.perf_counter() - t:.1f}s")
+        today = checkout_of("library", args)
+        name, url, slug = make_template(today, admin, args.subscribers)
+        templates["today"] = (name, slug)
+        if "before" in paths:
+            name, before_url, slug = make_template(
+                checkout_of("before", args), admin, args.subscribers
+            )
+            templates["before"] = (name, slug)
+            if audience_columns(before_url) != audience_columns(url):
+                raise SystemExit(
+                    "--before: the subscribers, topics or subscriber_topics tables differ "
+                    "between the two schemas; the same rows cannot be seeded into both"
+                )
         scheme = f"HTTPS, {ca}" if tls else "HTTP"
         print(f"client CPU per 1000-recipient request ({scheme}, mean of {args.calls}):")
         for label, cpu, wall in request_costs(args.calls, tls, ca):
             print(f"  {label}: {cpu:.2f} ms CPU, {wall:.2f} ms wall")
         results: list[tuple[str, dict[str, Any]]] = []
-        for _ in range(args.rounds):
-            for path in paths:
+        for round_ in range(args.rounds):
+            turn = round_ % len(paths)
+            for path in paths[turn:] + paths[:turn]:
+                template, slug = templates["before" if path == "before" else "today"]
                 figures = one_send(path, template, slug, args, tls)
                 report(path, figures)
                 results.append((path, figures))
-        print(f"summary ({scheme}, {args.workers} workers, --pool {args.pool}):")
-        print("| path | recipients/s | worker CPU per 1000 recipients | exactly once |")
-        print("| --- | --- | --- | --- |")
-        for path, f in results:
-            print(f"| {path} | {f['rate']:,.0f} | {f['per_1000']:.3f} s | {f['once']} |")
+        summary(results, paths, f"{scheme}, {args.workers} workers, --pool {args.pool}")
+        print(f"whole run: {time.perf_counter() - began:.0f}s")
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+            for name, _ in templates.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
