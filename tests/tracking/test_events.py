@@ -89,7 +89,7 @@ def test_parse_into_one_type_with_the_raw_event_kept() -> None:
     assert bounce.kind is EventKind.BOUNCE
     assert not bounce.hard_bounce
     assert (bounce.send_id, bounce.batch_id, bounce.delivery_id) == (3, 4, 9)
-    assert bounce.attempt == "k1"
+    assert bounce.attempt_key == "k1"
     assert bounce.provider_event_id == "e1"
     assert bounce.occurred_at == datetime(2024, 1, 8, 10, 0, tzinfo=UTC)
     assert bounce.raw["reason"] == "550 blocked"
@@ -194,6 +194,43 @@ def test_events_move_deliveries_forward_only_and_replays_change_nothing(db_url) 
         d = s.get(Delivery, world.deliveries[a])
         assert d.delivered_at is not None
         assert d.accepted_at is not None
+
+
+def test_each_event_is_stored_with_the_attempt_key_of_its_custom_args(db_url) -> None:
+    world = build_world(db_url)
+    a, b, c = world.subscribers
+    merged = event(world, a, "processed", attempt_key="k-merged")
+    nested = {
+        "event": "processed",
+        "email": world.emails[b],
+        "timestamp": 1704708000,
+        "custom_args": {"batch_id": world.batch_id, "attempt_key": "k-nested"},
+    }
+    # Top-level keys are not custom_args when a relay nests them: its nested ones count.
+    relayed = {**nested, "email": world.emails[c], "attempt_key": "k-top", "custom_args": {}}
+    foreign = event(world, c, "delivered", attempt_key="x" * 65)  # longer than any of ours
+    keyless = event(world, c, "open")
+    del keyless["attempt_key"]
+    apply(db_url, [merged, nested, relayed, foreign, keyless])
+    with session_scope(db_url) as s:
+        stored = dict(
+            s.execute(
+                select(ProviderEvent.email, ProviderEvent.attempt_key).where(
+                    ProviderEvent.event == "processed"
+                )
+            ).all()
+        )
+        others = s.execute(
+            select(ProviderEvent.event, ProviderEvent.attempt_key).where(
+                ProviderEvent.event != "processed"
+            )
+        ).all()
+    assert stored == {
+        world.emails[a]: "k-merged",
+        world.emails[b]: "k-nested",
+        world.emails[c]: None,
+    }
+    assert sorted(others) == [("delivered", None), ("open", None)]
 
 
 def test_send_id_must_match_the_delivery(db_url) -> None:

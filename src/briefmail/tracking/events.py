@@ -12,8 +12,9 @@ own content (SendGrid may retry a batch with new `sg_event_id`s, so the id alone
 not deduplicate), and only new events change anything. Changes are one-way: a
 delivery's status only moves forward in `models.DELIVERY_STATUSES`, so replays and
 out-of-order batches cannot undo a bounce. A hard bounce or a spam report puts the
-address on the suppression list at once; the sending ledger reads stored
-`processed`/`delivered` events of a batch's attempt key to settle unknown batches.
+address on the suppression list at once. Each event is stored with the attempt key
+of the request it reports (read once, here, from its custom_args), so the sending
+ledger finds the events of a batch's attempts by column (`sending.evidence`).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class DeliveryEvent:
     batch_id: int | None
     delivery_id: int | None
     subscriber_id: int | None
-    attempt: str | None
+    attempt_key: str | None  # which request of its batch the event is about
     bounce_type: str | None  # SendGrid: "bounce" (hard) or "blocked" (soft)
     reason: str | None
     dedupe_key: str
@@ -152,6 +153,7 @@ def apply_events(
             "provider_event_id": e.provider_event_id,
             "delivery_id": e.delivery_id,
             "batch_id": e.batch_id,
+            "attempt_key": e.attempt_key,
             "email": (e.email or "")[:320] or None,
             "occurred_at": e.occurred_at,
             "payload": dict(e.raw),
