@@ -33,6 +33,7 @@ MAX_FUTURE_SECONDS = 60  # clock skew we forgive; beyond it the timestamp is for
 MAX_SIGNATURE_CHARS = 200  # an ECDSA P-256 signature is about 96 characters of base64
 CUSTOM_ARGS = ("send_id", "batch_id", "delivery_id", "subscriber_id", "attempt_key")
 _MAX_EMAIL = 320
+_MAX_TEXT = 200  # an id, type or reason kept (ProviderEvent.provider_event_id holds 200)
 
 KINDS: Mapping[str, EventKind] = {
     "processed": EventKind.PROCESSED,
@@ -208,5 +209,5 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _short(value: Any, limit: int = 200) -> str | None:
-    return None if value is None else str(value)[:limit]
+def _short(value: Any) -> str | None:
+    return None if value is None else str(value)[:_MAX_TEXT]
