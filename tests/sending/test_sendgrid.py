@@ -5,16 +5,16 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from briefmail import clock
-from briefmail.db.models import Batch, Delivery, ProviderEvent, Send
+from briefmail.db.models import Batch, Delivery, Send
 from briefmail.db.session import session_scope
 from briefmail.render import personalise as p
 from briefmail.render.personalise import Template
@@ -27,6 +27,8 @@ from briefmail.sending.backends.base import (
 )
 from briefmail.sending.backends.sendgrid import SendGridBackend, build_body
 from briefmail.sending.retry import RetryPolicy
+from briefmail.tracking.events import apply_events
+from briefmail.tracking.sendgrid_events import sendgrid_event
 from tests.fakes.sendgrid_server import API_KEY, BadRequest, FakeSendGrid, exactly_once, validate
 from tests.sending.helpers import add_people, make_engine, store_brief
 
@@ -270,26 +272,9 @@ def test_a_slow_answer_within_the_timeout_is_fine(db_url: str, fake: FakeSendGri
 
 
 def _store_events(events: list[dict[str, Any]]) -> None:
-    """What the webhook stores for each SendGrid event (see common.md)."""
+    """Store SendGrid events as the webhook does, once its request is verified."""
     with session_scope() as session:
-        session.execute(
-            insert(ProviderEvent),
-            [
-                {
-                    "dedupe_key": e["sg_event_id"],
-                    "provider": "sendgrid",
-                    "event": e["event"],
-                    "provider_event_id": e["sg_event_id"],
-                    "delivery_id": int(e["delivery_id"]),
-                    "batch_id": int(e["batch_id"]),
-                    "email": e["email"],
-                    "occurred_at": datetime.fromtimestamp(e["timestamp"], UTC),
-                    "payload": e,
-                    "received_at": clock.now(),
-                }
-                for e in events
-            ],
-        )
+        apply_events(session, [sendgrid_event(e) for e in events], received_at=clock.now())
 
 
 def test_no_answer_means_unknown_then_events_settle_it(db_url: str, fake: FakeSendGrid) -> None:

@@ -6,9 +6,7 @@ must survive a concurrent writer use `briefmail.db.dialect.insert_ignoring`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import islice
-from typing import TypeVar, cast
+from typing import cast
 
 from sqlalchemy import Table
 
@@ -18,12 +16,3 @@ SUBSCRIBERS = cast(Table, Subscriber.__table__)
 SUPPRESSIONS = cast(Table, Suppression.__table__)
 TOPICS = cast(Table, Topic.__table__)
 SUBSCRIBER_TOPICS = subscriber_topics
-
-T = TypeVar("T")
-
-
-def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of at most `size` items (bound parameter lists stay small)."""
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk

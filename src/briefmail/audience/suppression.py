@@ -10,10 +10,8 @@ person may subscribe again through the confirmation flow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
@@ -57,15 +55,3 @@ def suppress(session: Session, email: str, reason: str) -> SuppressResult:
 def is_suppressed(session: Session, email: str) -> bool:
     _, key = normalise_email(email)
     return session.get(Suppression, key) is not None
-
-
-def suppressed_keys(session: Session, keys: Sequence[str]) -> dict[str, str]:
-    """email_key -> reason for those of `keys` on the list (one query per call)."""
-    if not keys:
-        return {}
-    query = select(Suppression.email_key, Suppression.reason).where(Suppression.email_key.in_(keys))
-    return dict(session.execute(query).all())
-
-
-def list_suppressions(session: Session) -> list[Suppression]:
-    return list(session.scalars(select(Suppression).order_by(Suppression.created_at)))

@@ -79,6 +79,7 @@ DELIVERY_STATUSES = (
     "complained",
 )
 LINK_KINDS = ("source", "cta", "citation", "honeypot")
+ATTEMPT_KEY_CHARS = 64  # a batch's attempt key (a uuid4 hex) and any event's that can be ours
 # Deliveries that hold a subscriber's one place in line for a brief: cancelled and
 # refused (failed) ones never reached anybody, so a later send may queue them again.
 LIVE_DELIVERY = "subscriber_id IS NOT NULL AND status NOT IN ('cancelled', 'failed')"
@@ -296,7 +297,7 @@ class Batch(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime | None]
     # Unique per attempt; sent in custom_args so events can settle an unknown outcome.
-    attempt_key: Mapped[str | None] = mapped_column(String(64))
+    attempt_key: Mapped[str | None] = mapped_column(String(ATTEMPT_KEY_CHARS))
     # The keys of this batch's attempts before the current one, oldest first: events
     # carrying one prove an earlier request went out, so the batch must not go again.
     earlier_attempt_keys: Mapped[list[str] | None] = mapped_column(JSON)
@@ -384,6 +385,9 @@ class ProviderEvent(Base):
     """Every webhook event received, for idempotency and audit."""
 
     __tablename__ = "provider_events"
+    # Finds the events of a batch's attempts (sending.evidence); batch_id leads, so it
+    # also serves every lookup by batch alone.
+    __table_args__ = (Index("ix_provider_events_batch_id_attempt_key", "batch_id", "attempt_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Hash of the event's own content (not only sg_event_id: SendGrid may retry with a new one).
@@ -392,7 +396,9 @@ class ProviderEvent(Base):
     event: Mapped[str] = mapped_column(String(40))
     provider_event_id: Mapped[str | None] = mapped_column(String(200))
     delivery_id: Mapped[int | None] = mapped_column(BigId, index=True)
-    batch_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    batch_id: Mapped[int | None] = mapped_column(BigId)
+    # The custom_args attempt key the request was sent with (None: not one of ours).
+    attempt_key: Mapped[str | None] = mapped_column(String(ATTEMPT_KEY_CHARS))
     email: Mapped[str | None] = mapped_column(String(320))
     occurred_at: Mapped[datetime | None]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -522,7 +528,8 @@ class AlarmNotice(Base):
     kind: Mapped[str] = mapped_column(String(20))
     send_id: Mapped[int | None] = mapped_column(BigId)
     message: Mapped[str] = mapped_column(Text)
-    attempt_key: Mapped[str] = mapped_column(String(64))  # the mail's: events show it went
+    # The mail's: events carrying it show it went.
+    attempt_key: Mapped[str] = mapped_column(String(ATTEMPT_KEY_CHARS))
     raised_at: Mapped[datetime]
     claimed_at: Mapped[datetime]
     mailed_at: Mapped[datetime | None]

@@ -1,12 +1,13 @@
 """What stored provider events prove about a batch's attempts.
 
 Every request carries its attempt key in custom_args, and SendGrid puts it on every
-event it sends back for that request. Any event at all (processed, deferred,
-delivered, bounce, dropped, ...) means the provider accepted that request, so an
-event carrying a key the batch was actually sent with is proof that attempt went
-out. A key the batch never used proves nothing: matching on the keys, not on the
-batch id alone, keeps a stray event (another deployment sharing the SendGrid
-account, a relay's replay) from settling or stopping a batch.
+event it sends back for that request; the webhook stores each event with that key in
+a column (`ProviderEvent.attempt_key`), so nothing here reads a payload. Any event
+at all (processed, deferred, delivered, bounce, dropped, ...) means the provider
+accepted that request, so an event carrying a key the batch was actually sent with
+is proof that attempt went out. A key the batch never used proves nothing: matching
+on the keys, not on the batch id alone, keeps a stray event (another deployment
+sharing the SendGrid account, a relay's replay) from settling or stopping a batch.
 
 Only reads; the ledger decides what the proof changes, inside its own transaction
 (each function here is called from one, under the batch's lock).
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Exists, exists, func, select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
@@ -46,36 +47,29 @@ def attempt_keys(current: str | None, earlier: Sequence[str] | None) -> list[str
     return keys
 
 
-def attempt_key_of(payload: Mapping[str, Any]) -> str | None:
-    """The attempt key of a stored event: SendGrid merges custom_args into the event;
-    some relays nest them under `custom_args` (as `tracking.events` reads them too)."""
-    nested = payload.get("custom_args")
-    args: Mapping[str, Any] = nested if isinstance(nested, dict) else payload
-    key = args.get("attempt_key")
-    return str(key) if key else None
-
-
 def sightings(session: Session, batch_id: int, keys: Collection[str]) -> dict[str, Sighting]:
-    """Attempt key -> its first stored event, for those of `keys` the provider reported."""
+    """Attempt key -> its first stored event, for those of `keys` the provider reported.
+
+    One query on the (batch_id, attempt_key) index: the first event of each key."""
     if not keys:
         return {}
-    rows = session.execute(
+    at = func.coalesce(ProviderEvent.occurred_at, ProviderEvent.received_at)
+    ranked = (
         select(
+            ProviderEvent.attempt_key,
             ProviderEvent.event,
-            ProviderEvent.payload,
-            ProviderEvent.occurred_at,
-            ProviderEvent.received_at,
-        ).where(ProviderEvent.batch_id == batch_id)
+            at.label("at"),
+            func.row_number()
+            .over(partition_by=ProviderEvent.attempt_key, order_by=(at, ProviderEvent.id))
+            .label("rank"),
+        )
+        .where(ProviderEvent.batch_id == batch_id, ProviderEvent.attempt_key.in_(list(keys)))
+        .subquery()
     )
-    first: dict[str, Sighting] = {}
-    for event, payload, occurred, received in rows:
-        key = attempt_key_of(payload) if isinstance(payload, dict) else None
-        if key is None or key not in keys:
-            continue
-        at = clock.as_utc(occurred or received)
-        if key not in first or at < first[key].at:
-            first[key] = Sighting(key, event, at)
-    return first
+    rows = session.execute(
+        select(ranked.c.attempt_key, ranked.c.event, ranked.c.at).where(ranked.c.rank == 1)
+    )
+    return {key: Sighting(key, event, clock.as_utc(when)) for key, event, when in rows}
 
 
 def earliest(seen: Mapping[str, Sighting]) -> Sighting | None:
@@ -116,11 +110,6 @@ def batch_went_out(session: Session, batch: Batch) -> tuple[Sighting | None, str
     return first, note
 
 
-# How many of the newest stored events to look through for a later request's: events
-# arrive in bulk, so a live webhook's are among the newest.
-LATER_SCAN = 500
-
-
 @dataclass(frozen=True, slots=True)
 class LaterRequest:
     """A request made after some moment, whose provider events have been stored."""
@@ -134,35 +123,36 @@ class LaterRequest:
 
 def later_request_seen(session: Session, batch_id: int, after: datetime) -> LaterRequest | None:
     """Events of a request made after `after` (another batch's current attempt, or an
-    alarm mail of ours): the event webhook was alive and had caught up past `after`."""
-    rows = session.execute(
-        select(ProviderEvent.payload, Batch.id, Batch.attempt_key, Batch.claimed_at)
-        .join(Batch, Batch.id == ProviderEvent.batch_id)
-        .where(Batch.id != batch_id, Batch.claimed_at > after)
-        .order_by(ProviderEvent.id.desc())
-        .limit(LATER_SCAN)
-    )
-    for payload, other, key, made in rows:
-        if key and isinstance(payload, dict) and attempt_key_of(payload) == key:
-            return LaterRequest(f"batch {other}", clock.as_utc(made))
-    mails = dict(
-        session.execute(
-            select(AlarmNotice.attempt_key, AlarmNotice.claimed_at).where(
-                AlarmNotice.claimed_at > after, AlarmNotice.mailed_at.is_not(None)
-            )
-        ).all()
-    )
-    if not mails:
-        return None
+    alarm mail of ours): the event webhook was alive and had caught up past `after`.
+
+    Each request made since is looked up on the (batch_id, attempt_key) index, the
+    newest first."""
+    later = session.execute(
+        select(Batch.id, Batch.claimed_at)
+        .where(
+            Batch.id != batch_id,
+            Batch.claimed_at > after,
+            _reported(ProviderEvent.batch_id == Batch.id, Batch.attempt_key),
+        )
+        .order_by(Batch.claimed_at.desc(), Batch.id.desc())
+        .limit(1)
+    ).first()
+    if later is not None:
+        return LaterRequest(f"batch {later.id}", clock.as_utc(later.claimed_at))
     # Alarm mails belong to no batch: their events carry batch id 0.
-    payloads = session.scalars(
-        select(ProviderEvent.payload)
-        .where(ProviderEvent.batch_id == 0)
-        .order_by(ProviderEvent.id.desc())
-        .limit(LATER_SCAN)
+    mailed: datetime | None = session.scalar(
+        select(AlarmNotice.claimed_at)
+        .where(
+            AlarmNotice.claimed_at > after,
+            AlarmNotice.mailed_at.is_not(None),
+            _reported(ProviderEvent.batch_id == 0, AlarmNotice.attempt_key),
+        )
+        .order_by(AlarmNotice.claimed_at.desc())
+        .limit(1)
     )
-    for payload in payloads:
-        key = attempt_key_of(payload) if isinstance(payload, dict) else None
-        if key in mails:
-            return LaterRequest("an alarm mail", clock.as_utc(mails[key]))
-    return None
+    return None if mailed is None else LaterRequest("an alarm mail", clock.as_utc(mailed))
+
+
+def _reported(batch: ColumnElement[bool], key: ColumnExpressionArgument[Any]) -> Exists:
+    """Whether an event of the request sent with `key` has been stored."""
+    return exists().where(batch, ProviderEvent.attempt_key == key)

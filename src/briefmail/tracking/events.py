@@ -12,12 +12,14 @@ own content (SendGrid may retry a batch with new `sg_event_id`s, so the id alone
 not deduplicate), and only new events change anything. Changes are one-way: a
 delivery's status only moves forward in `models.DELIVERY_STATUSES`, so replays and
 out-of-order batches cannot undo a bounce. A hard bounce or a spam report puts the
-address on the suppression list at once; the sending ledger reads stored
-`processed`/`delivered` events of a batch's attempt key to settle unknown batches.
+address on the suppression list at once. Each event is stored with the attempt key
+of the request it reports (read once, here, from its custom_args), so the sending
+ledger finds the events of a batch's attempts by column (`sending.evidence`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +69,7 @@ class DeliveryEvent:
     batch_id: int | None
     delivery_id: int | None
     subscriber_id: int | None
-    attempt: str | None
+    attempt_key: str | None  # which request of its batch the event is about
     bounce_type: str | None  # SendGrid: "bounce" (hard) or "blocked" (soft)
     reason: str | None
     dedupe_key: str
@@ -131,18 +133,11 @@ def moves_forward(current: str, target: str) -> bool:
     return _RANK[target] > _RANK.get(current, -1)
 
 
-@dataclass(frozen=True, slots=True)
-class ApplyResult:
-    received: int
-    new: int
-    deliveries_updated: int
-    suppressed: int
-
-
 def apply_events(
     session: Session, events: Sequence[DeliveryEvent], *, received_at: datetime
-) -> ApplyResult:
-    """Store each new event and apply it; events seen before change nothing."""
+) -> int:
+    """Store each new event and apply it; events seen before change nothing. Returns
+    how many were new (the webhook's answer reports it)."""
     unique = list({e.dedupe_key: e for e in events}.values())
     rows = [
         {
@@ -152,6 +147,7 @@ def apply_events(
             "provider_event_id": e.provider_event_id,
             "delivery_id": e.delivery_id,
             "batch_id": e.batch_id,
+            "attempt_key": e.attempt_key,
             "email": (e.email or "")[:320] or None,
             "occurred_at": e.occurred_at,
             "payload": dict(e.raw),
@@ -165,20 +161,18 @@ def apply_events(
         )
     )
     fresh = [e for e in unique if e.dedupe_key in new_keys]
-    updated = _update_deliveries(session, fresh)
-    suppressed = 0
+    _update_deliveries(session, fresh)
     for event in fresh:
-        suppressed += _update_subscriber(session, event)
-    return ApplyResult(len(events), len(fresh), updated, suppressed)
+        _update_subscriber(session, event)
+    return len(fresh)
 
 
-def _update_deliveries(session: Session, events: Sequence[DeliveryEvent]) -> int:
+def _update_deliveries(session: Session, events: Sequence[DeliveryEvent]) -> None:
     relevant = [e for e in events if e.delivery_id is not None and e.kind in DELIVERY_TARGET]
     if not relevant:
-        return 0
+        return
     ids = sorted({e.delivery_id for e in relevant if e.delivery_id is not None})
     deliveries = {d.id: d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
-    changed: set[int] = set()
     for event in relevant:
         delivery = deliveries.get(event.delivery_id or 0)
         if delivery is None or event.send_id != delivery.send_id:
@@ -193,14 +187,12 @@ def _update_deliveries(session: Session, events: Sequence[DeliveryEvent]) -> int
         target = DELIVERY_TARGET[event.kind]
         if moves_forward(delivery.status, target):
             delivery.status = target
-            changed.add(delivery.id)
-    return len(changed)
 
 
-def _update_subscriber(session: Session, event: DeliveryEvent) -> int:
-    """Suppress and mark the subscriber on hard bounce / spam report; 1 if newly suppressed."""
+def _update_subscriber(session: Session, event: DeliveryEvent) -> None:
+    """Suppress and mark the subscriber on hard bounce / spam report."""
     if not event.email:
-        return 0
+        return
     if event.hard_bounce:
         status, reason = "bounced", f"sendgrid hard bounce: {event.reason or ''}".strip(" :")
     elif event.kind is EventKind.SPAMREPORT:
@@ -208,7 +200,7 @@ def _update_subscriber(session: Session, event: DeliveryEvent) -> int:
     elif event.kind is EventKind.UNSUBSCRIBE:
         status, reason = "unsubscribed", ""
     else:
-        return 0
+        return
     try:
         _, email_key = normalise_email(event.email)
     except InvalidInputError:
@@ -217,11 +209,10 @@ def _update_subscriber(session: Session, event: DeliveryEvent) -> int:
     if subscriber is not None and _subscriber_moves(subscriber.status, status):
         subscriber.status = status
     if not reason:
-        return 0
-    try:
-        return int(suppress(session, event.email, reason[:200]).created)
-    except InvalidInputError:
-        return 0  # an address we could never have sent to
+        return
+    # InvalidInputError: an address we could never have sent to.
+    with contextlib.suppress(InvalidInputError):
+        suppress(session, event.email, reason[:200])
 
 
 def _subscriber_moves(current: str, target: str) -> bool:

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from briefmail.db.models import ATTEMPT_KEY_CHARS
 from briefmail.errors import ConfigError
 from briefmail.tracking.events import DeliveryEvent, EventKind, ParsedBatch, Refusal, SignatureError
 from briefmail.tracking.webhook_json import load_array, unstorable
@@ -32,6 +33,7 @@ MAX_FUTURE_SECONDS = 60  # clock skew we forgive; beyond it the timestamp is for
 MAX_SIGNATURE_CHARS = 200  # an ECDSA P-256 signature is about 96 characters of base64
 CUSTOM_ARGS = ("send_id", "batch_id", "delivery_id", "subscriber_id", "attempt_key")
 _MAX_EMAIL = 320
+_MAX_TEXT = 200  # an id, type or reason kept (ProviderEvent.provider_event_id holds 200)
 
 KINDS: Mapping[str, EventKind] = {
     "processed": EventKind.PROCESSED,
@@ -135,9 +137,7 @@ def parse_sendgrid(body: bytes) -> ParsedBatch:
 
 def sendgrid_event(raw: Mapping[str, Any]) -> DeliveryEvent:
     name = str(raw.get("event", ""))
-    # SendGrid merges custom_args into the event; some relays nest them instead.
-    nested = raw.get("custom_args")
-    args: Mapping[str, Any] = nested if isinstance(nested, dict) else raw
+    args = custom_args(raw)
     email = raw.get("email")
     # Longer than any address: not one, and never cut down into someone else's.
     address = str(email) if email else None
@@ -152,12 +152,26 @@ def sendgrid_event(raw: Mapping[str, Any]) -> DeliveryEvent:
         batch_id=_int(args.get("batch_id")),
         delivery_id=_int(args.get("delivery_id")),
         subscriber_id=_int(args.get("subscriber_id")),
-        attempt=_short(args.get("attempt_key")),
+        attempt_key=_attempt_key(args.get("attempt_key")),
         bounce_type=_short(raw.get("type")),
         reason=_short(raw.get("reason")),
         dedupe_key=_dedupe_key(raw, args),
         raw=raw,
     )
+
+
+def custom_args(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Where an event's custom_args are: SendGrid merges them into the event; some
+    relays nest them under `custom_args` instead."""
+    nested = raw.get("custom_args")
+    return nested if isinstance(nested, dict) else raw
+
+
+def _attempt_key(value: Any) -> str | None:
+    """The attempt key as stored with the event; one longer than any key briefmail
+    makes (`models.ATTEMPT_KEY_CHARS`) names no attempt of ours, so it is none."""
+    key = str(value) if value else None
+    return key if key and len(key) <= ATTEMPT_KEY_CHARS else None
 
 
 def _dedupe_key(raw: Mapping[str, Any], args: Mapping[str, Any]) -> str:
@@ -195,5 +209,5 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _short(value: Any, limit: int = 200) -> str | None:
-    return None if value is None else str(value)[:limit]
+def _short(value: Any) -> str | None:
+    return None if value is None else str(value)[:_MAX_TEXT]

@@ -157,10 +157,5 @@ class ClickRedirects:
             await answer(scope, receive, send)
 
 
-def prefetch_hints(headers: Headers) -> str:
-    """The prefetch/preview hint headers browsers and proxies send, joined, lower-cased."""
-    return _joined([value for name, value in headers if name in _PREFETCH_HEADERS])
-
-
 def _joined(hints: list[bytes]) -> str:
     return b",".join(hints).decode("latin-1").lower()

@@ -27,7 +27,6 @@ from starlette.responses import JSONResponse, Response
 from briefmail import clock
 from briefmail.errors import InvalidInputError
 from briefmail.tracking.events import (
-    ApplyResult,
     DeliveryEvent,
     Refusal,
     SignatureError,
@@ -67,7 +66,7 @@ async def _receive(request: Request, name: str) -> Response:
         return plain(f"Bad request: {exc}\n", 400)
     refused = list(batch.refused)
     try:
-        result = await _apply(ctx, batch.events, batch.positions, refused, clock.now())
+        new = await _apply(ctx, batch.events, batch.positions, refused, clock.now())
     except (OperationalError, InterfaceError) as exc:
         log.error("%s webhook: database unavailable: %s", name, type(exc).__name__)
         return plain("Service unavailable\n", 503)
@@ -76,7 +75,7 @@ async def _receive(request: Request, name: str) -> Response:
         log.warning("%s webhook: event %d refused: %s", name, refusal.index, refusal.reason)
     if len(refused) > _LOGGED_REFUSALS:
         log.warning("%s webhook: %d more events refused", name, len(refused) - _LOGGED_REFUSALS)
-    body_out: dict[str, object] = {"received": len(batch.events) + len(refused), "new": result.new}
+    body_out: dict[str, object] = {"received": len(batch.events) + len(refused), "new": new}
     if refused:
         body_out["refused"] = [{"index": r.index, "reason": r.reason} for r in refused]
     return JSONResponse(
@@ -90,9 +89,10 @@ async def _apply(
     positions: Sequence[int],
     refused: list[Refusal],
     now: datetime,
-) -> ApplyResult:
+) -> int:
     """Apply the batch in one transaction; if the database refuses some event's data,
-    apply them one by one so that only that event is refused (added to `refused`)."""
+    apply them one by one so that only that event is refused (added to `refused`).
+    Returns how many events were new."""
     try:
         return await ctx.db(apply_events, events, received_at=now)
     except (OperationalError, InterfaceError):
@@ -102,10 +102,10 @@ async def _apply(
     new = 0
     for position, event in zip(positions, events, strict=True):
         try:
-            new += (await ctx.db(apply_events, [event], received_at=now)).new
+            new += await ctx.db(apply_events, [event], received_at=now)
         except (OperationalError, InterfaceError):
             raise
         except StatementError as exc:
             reason = f"the database refused it ({type(exc.orig).__name__})"
             refused.append(Refusal(position, reason))
-    return ApplyResult(len(events), new, 0, 0)
+    return new
