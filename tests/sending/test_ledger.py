@@ -14,12 +14,20 @@ from briefmail.audience.subscribers import unsubscribe
 from briefmail.audience.suppression import suppress
 from briefmail.db.models import Batch, Delivery, Send, Worker
 from briefmail.db.session import session_factory, session_scope
-from briefmail.sending import ledger, owners, service
+from briefmail.sending import claims, service, worker_liveness
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
-from briefmail.sending.outgoing import ContentCache, load_batch
+from briefmail.sending.batch_content import ContentCache, load_batch
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
-from tests.sending.helpers import T0, add_people, make_engine, options, started_send, store_brief
+from tests.sending.helpers import (
+    T0,
+    add_people,
+    live_owner,
+    make_engine,
+    options,
+    started_send,
+    store_brief,
+)
 
 
 def test_concurrent_claims_never_take_the_same_batch(db_url: str) -> None:
@@ -31,7 +39,7 @@ def test_concurrent_claims_never_take_the_same_batch(db_url: str) -> None:
     def claimer(name: str) -> None:
         while True:
             with sessions() as session:
-                claim = ledger.claim_next_batch(session, now=T0, worker=name)
+                claim = claims.claim_next_batch(session, now=T0, worker=name)
             if claim is None:
                 return
             with lock:
@@ -53,9 +61,9 @@ def test_a_batch_is_due_only_when_all_its_recipients_are(db_url: str) -> None:
             update(Batch).where(Batch.send_id == send_id).values(due_at=T0 + timedelta(hours=1))
         )
     with session_scope() as session:
-        assert ledger.claim_next_batch(session, now=T0, worker="w") is None
+        assert claims.claim_next_batch(session, now=T0, worker="w") is None
     with session_scope() as session:
-        assert ledger.claim_next_batch(session, now=T0 + timedelta(hours=1), worker="w") is not None
+        assert claims.claim_next_batch(session, now=T0 + timedelta(hours=1), worker="w") is not None
 
 
 def test_who_left_after_the_snapshot_is_not_sent(db_url: str, tmp_path: Path) -> None:
@@ -70,7 +78,7 @@ def test_who_left_after_the_snapshot_is_not_sent(db_url: str, tmp_path: Path) ->
 
 def _orphan(send_id: int, owner: str) -> int:
     with session_scope() as session:
-        claim = ledger.claim_next_batch(session, now=T0, worker=owner)
+        claim = claims.claim_next_batch(session, now=T0, worker=owner)
         assert claim is not None
         return claim.batch_id
 
@@ -79,7 +87,7 @@ def test_an_orphan_is_taken_only_once_its_owners_heartbeat_stops(
     db_url: str, tmp_path: Path
 ) -> None:
     send_id = started_send(3)
-    owner = owners.Owner(session_factory(), lease_seconds=60)
+    owner = worker_liveness.Owner(session_factory(), lease_seconds=60)
     owner.beat()
     batch_id = _orphan(send_id, owner.id)
     engine = make_engine(OutboxBackend(tmp_path / "o"), lease_seconds=60)
@@ -96,15 +104,15 @@ def test_an_orphan_is_taken_only_once_its_owners_heartbeat_stops(
 def test_a_dead_owners_outbox_batch_is_settled_from_the_files(db_url: str, tmp_path: Path) -> None:
     send_id = started_send(3)
     outbox = OutboxBackend(tmp_path / "o")
-    dead = "this-host-is-gone:1:1"
+    dead = live_owner()  # beats at T0, then its process dies
     batch_id = _orphan(send_id, dead)
     # The dead worker had written every file before dying.
     engine = make_engine(outbox)
     with session_scope() as session:
         batch = session.get_one(Batch, batch_id)
-        claim = ledger.Claim(batch_id, send_id, batch.attempt_key or "", 1, dead)
+        claim = claims.Claim(batch_id, send_id, batch.attempt_key or "", 1, dead)
         outbox.send_batch(load_batch(session, claim, options(), ContentCache()))
-    clock.set_now(T0 + timedelta(seconds=301))  # another host: only the lease tells
+    clock.set_now(T0 + timedelta(seconds=301))  # no beat for a lease: it is gone
     assert engine.tick().settled == {batch_id: "accepted"}
     with session_scope() as session:
         assert service.get_send(session, send_id).status == "sent"
@@ -117,8 +125,8 @@ def test_a_stopped_owner_is_known_at_once_and_a_live_one_in_the_same_process_is_
     # Two engines in one process share host and pid (as containers sharing a PID
     # namespace and a host name do): only the instance ids and heartbeats tell them apart.
     send_id = started_send(20)  # 2 batches
-    alive = owners.Owner(session_factory(), lease_seconds=300)
-    gone = owners.Owner(session_factory(), lease_seconds=300)
+    alive = worker_liveness.Owner(session_factory(), lease_seconds=300)
+    gone = worker_liveness.Owner(session_factory(), lease_seconds=300)
     alive.beat()
     gone.beat()
     mine = _orphan(send_id, alive.id)

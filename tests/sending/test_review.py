@@ -13,14 +13,15 @@ from sqlalchemy import select
 from briefmail import clock
 from briefmail.db.models import Batch, Delivery
 from briefmail.db.session import session_scope
+from briefmail.sending import claims, service
 from briefmail.sending import engine as engine_module
-from briefmail.sending import ledger, service
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid, exactly_once
 from tests.sending.helpers import (
     SLUG,
     T0,
+    live_owner,
     make_engine,
     started_send,
     store_brief,
@@ -71,7 +72,7 @@ def test_an_orphan_of_a_cancelled_send_that_was_not_sent_is_cancelled(
 ) -> None:
     send_id = started_send(20)  # 2 batches
     with session_scope() as session:
-        claim = ledger.claim_next_batch(session, now=T0, worker="gone-host:1:1")
+        claim = claims.claim_next_batch(session, now=T0, worker=live_owner())
     assert claim is not None
     with session_scope() as session:
         service.cancel_send(session, send_id, now=T0)
