@@ -1,9 +1,8 @@
-"""The ledger's transactions: claims, lapsed recipients, orphans, cancel, proofs."""
+"""The ledger's transactions: claims, lapsed recipients, orphans and their owners."""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,21 +11,19 @@ from sqlalchemy import select, update
 from briefmail import clock
 from briefmail.audience.subscribers import unsubscribe
 from briefmail.audience.suppression import suppress
-from briefmail.db.models import Batch, Delivery, Send, Worker
+from briefmail.db.models import Batch, Worker
 from briefmail.db.session import session_factory, session_scope
 from briefmail.sending import claims, service, worker_liveness
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from briefmail.sending.batch_content import ContentCache, load_batch
-from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
+from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.sending.helpers import (
     T0,
-    add_people,
     live_owner,
     make_engine,
     options,
     started_send,
-    store_brief,
 )
 
 
@@ -156,45 +153,3 @@ def test_an_engine_beats_while_it_works_and_stops_cleanly(db_url: str, tmp_path:
     engine.close()
     with session_scope() as session:
         assert session.get_one(Worker, engine.owner.id).stopped_at is not None
-
-
-def test_cancel_stops_pending_batches_and_lets_the_one_in_flight_finish(db_url: str) -> None:
-    send_id = started_send(30)  # 3 batches
-    clock.set_now(None)
-    with FakeSendGrid() as fake:
-        engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
-        fake.plan(202)
-        fake.plan(202, hold=True)  # the second batch is in flight when we cancel
-        worker = threading.Thread(target=engine.work)
-        worker.start()
-        assert fake.wait_for_requests(2)
-        with session_scope() as session:
-            assert service.cancel_send(session, send_id, now=clock.now()).status == "cancelled"
-        fake.release()
-        worker.join(timeout=60)
-    with session_scope() as session:
-        view = service.get_send(session, send_id)
-        batches = Counter(session.scalars(select(Batch.status).where(Batch.send_id == send_id)))
-    assert batches == Counter({"accepted": 2, "cancelled": 1})
-    assert (view.status, view.accepted, view.cancelled) == ("cancelled", 20, 10)
-    assert len(fake.accepted) == 20
-    assert view.finished_at is not None
-
-
-def test_a_proof_goes_to_the_given_addresses_only(db_url: str, tmp_path: Path) -> None:
-    clock.set_now(T0)
-    with session_scope() as session:
-        slug = store_brief(session, approve=False)  # drafts may be proofed
-        add_people(session, 3, topics=["learning-design"])
-        send_id = service.create_test_send(
-            session, slug, ["a@x.org", "B@Y.org", "a@x.org"], now=T0
-        ).id
-    view = service.drain_send(make_engine(OutboxBackend(tmp_path / "o")), send_id)
-    assert (view.kind, view.recipients, view.accepted) == ("test", 2, 2)
-    with session_scope() as session:
-        send = session.get_one(Send, send_id)
-        rows = session.execute(
-            select(Delivery.email, Delivery.subscriber_id).where(Delivery.send_id == send_id)
-        ).all()
-    assert (send.subject or "").startswith("[TEST] ")
-    assert sorted(rows) == [("B@y.org", None), ("a@x.org", None)]

@@ -13,7 +13,7 @@ again once the database answers (see `is_database_error`).
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_
+from sqlalchemy import or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,11 +37,6 @@ def first_line(exc: BaseException) -> str:
 
 def is_database_error(exc: BaseException) -> bool:
     return isinstance(exc, SQLAlchemyError)
-
-
-def failed_at_start() -> ColumnElement[bool]:
-    """SQL: the send failed before its ledger was begun, so nobody was put in line."""
-    return and_(Send.status == SendStatus.FAILED, Send.started_at.is_(None))
 
 
 def went_ahead() -> ColumnElement[bool]:

@@ -45,9 +45,6 @@ class Machine(Generic[S, E]):
             raise TransitionError(f"{self.name}: no edge {event!s} to {target!s} in the table")
         return found
 
-    def allows(self, source: S, event: E, target: S) -> bool:
-        return Edge(source, event, target) in self.edges
-
     def mermaid(self) -> str:
         """The table as a mermaid state diagram (one arrow per edge, named by its event)."""
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
