@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from sqlalchemy import select, text
@@ -21,6 +22,7 @@ from briefmail.sending import state_docs
 from briefmail.sending.batch_states import BATCH, BatchEvent, move_batches
 from briefmail.sending.send_states import SEND, SendEvent, move_sends
 from briefmail.sending.state_machine import Machine, TransitionError
+from briefmail.sending.views import SendStatusName
 from tests.sending.helpers import started_send
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +113,10 @@ def test_statuses_read_back_as_enum_members(db_url: str) -> None:
         statuses = set(session.scalars(select(Batch.status).where(Batch.send_id == send_id)))
     assert statuses == {BatchStatus.PENDING}
     assert all(isinstance(s, BatchStatus) for s in statuses)
+
+
+def test_the_api_names_every_send_status() -> None:
+    assert get_args(SendStatusName) == tuple(SendStatus)
 
 
 # -- read from the source ---------------------------------------------------------------

@@ -3,7 +3,7 @@
 A batch is `unknown` when its request may have left and no answer was recorded: its
 worker died mid-request, or the answer never came. Provider events of one of its
 attempts prove that attempt went out, and settle it as accepted
-(`settle_unknown_by_events`). This module gives the other verdict too. SendGrid
+(`settle_unknown_by_events`). Silence can give the other verdict (`review`): SendGrid
 posts events for every request it accepts, so once
 
 - `grace_seconds` have passed since the attempt in doubt with no event for it, and

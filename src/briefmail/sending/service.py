@@ -181,7 +181,7 @@ class SendView:
     id: int
     brief: str
     kind: str
-    status: str
+    status: SendStatus
     scheduled_for: datetime
     recipients: int
     accepted: int

@@ -9,7 +9,7 @@ sending the first batches while later ones are still being written.
 
 Nothing here is a cursor that could skip anyone. A chunk is all-or-nothing; the
 send row says who is writing its ledger (`snapshot_by`, with a heartbeat in
-`snapshot_at`) until the last chunk clears it, and `refresh_send` never closes a
+`snapshot_at`) until the last chunk clears it, and `send_states.finish_send` never closes a
 send whose ledger is unfinished. If the writer dies, another worker takes over and
 simply reads the audience again: the anti-join leaves out everyone already written,
 so resuming is the same code as starting. Rows go in with ON CONFLICT DO NOTHING on
