@@ -286,8 +286,8 @@ def baseline(url: str, send_id: int, sample: int) -> float:
     from briefmail.render.message import list_unsubscribe_headers
     from briefmail.sending.backends.base import OutgoingBatch, OutgoingRecipient
     from briefmail.sending.backends.sendgrid import build_body
+    from briefmail.sending.batch_content import ContentCache
     from briefmail.sending.options import SendOptions
-    from briefmail.sending.outgoing import ContentCache
     from briefmail.tracking.links import recipient_values
 
     options = SendOptions.from_settings(get_settings())

@@ -14,7 +14,7 @@ from celery.signals import worker_process_shutdown
 
 from briefmail.config import get_settings
 from briefmail.sending.engine import Engine
-from briefmail.sending.runtime import engine_from_settings
+from briefmail.sending.engine_factory import engine_from_settings
 from worker.app import WORK_BUDGET_SECONDS, app
 
 

@@ -15,7 +15,7 @@ from briefmail import clock
 from briefmail.briefs.store import import_brief
 from briefmail.db.models import AuditEntry, Batch, Send
 from briefmail.db.session import session_scope
-from briefmail.sending import ledger, service
+from briefmail.sending import claims, service
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from briefmail.sending.service import SendView
 from tests.conftest import EXAMPLE_BRIEF
@@ -94,7 +94,7 @@ def test_a_batch_in_doubt_shows_its_evidence_and_a_marketer_settles_it(
     send_id = started_send(3)  # the clock stands at T0 from here on
     dead = dead_owner()  # a worker whose heartbeat has stopped
     with session_scope() as session:
-        claim = ledger.claim_next_batch(session, now=T0, worker=dead)
+        claim = claims.claim_next_batch(session, now=T0, worker=dead)
         assert claim is not None
         batch_id = claim.batch_id
     with FakeSendGrid() as fake:  # nothing in SendGrid's answers can tell what happened

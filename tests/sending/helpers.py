@@ -17,7 +17,7 @@ from briefmail.briefs.store import approve_brief, import_brief
 from briefmail.config import get_settings
 from briefmail.db.models import Brief, Subscriber, subscriber_topics
 from briefmail.db.session import session_factory, session_scope
-from briefmail.sending import owners, service, snapshot
+from briefmail.sending import service, snapshot, worker_liveness
 from briefmail.sending.backends.base import EmailBackend
 from briefmail.sending.engine import Engine
 from briefmail.sending.options import SendOptions
@@ -149,14 +149,14 @@ def started_send(count: int, batch_size: int = 10) -> int:
 
 def live_owner() -> str:
     """A registered engine identity that has just beaten (at the test's clock)."""
-    owner = owners.Owner(session_factory(), lease_seconds=300)
+    owner = worker_liveness.Owner(session_factory(), lease_seconds=300)
     owner.beat()
     return owner.id
 
 
 def dead_owner() -> str:
     """A registered engine identity that has stopped (as after a clean shutdown)."""
-    owner = owners.Owner(session_factory(), lease_seconds=300)
+    owner = worker_liveness.Owner(session_factory(), lease_seconds=300)
     owner.beat()
     owner.stop()
     return owner.id

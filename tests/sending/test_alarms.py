@@ -18,7 +18,7 @@ from briefmail import clock
 from briefmail.config import get_settings
 from briefmail.db.models import AlarmNotice, Batch
 from briefmail.db.session import session_scope
-from briefmail.sending import alarms, ledger, service, weekly
+from briefmail.sending import alarms, answers, claims, service, weekly
 from briefmail.sending.backends.base import BatchResult, EmailBackend, OutgoingBatch
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
@@ -31,6 +31,7 @@ from tests.sending.helpers import (
     POISON,
     T0,
     add_people,
+    live_owner,
     make_engine,
     poisoned_brief,
     started_send,
@@ -156,10 +157,10 @@ def test_a_due_send_nobody_starts_is_stalled(db_url: str) -> None:
 def test_a_send_with_a_batch_in_doubt_stalls_and_progress_clears_it(db_url: str) -> None:
     send_id = started_send(20)  # 2 batches, at T0
     with session_scope() as session:
-        claim = ledger.claim_next_batch(session, now=T0, worker="w")
-    assert isinstance(claim, ledger.Claim)
+        claim = claims.claim_next_batch(session, now=T0, worker="w")
+    assert isinstance(claim, claims.Claim)
     with session_scope() as session:
-        ledger.record_unknown(session, claim, "read timeout", T0)
+        answers.record_unknown(session, claim, "read timeout", T0)
 
     def standing(at: datetime) -> dict[str, alarms.Alarm]:
         with session_scope() as session:
@@ -174,10 +175,10 @@ def test_a_send_with_a_batch_in_doubt_stalls_and_progress_clears_it(db_url: str)
     assert first["in-doubt"].key == f"in-doubt:{claim.batch_id}:{claim.attempt_key}"
     # The other batch goes out at T0 + 20 min: progress; the stall is a new incident later.
     with session_scope() as session:
-        other = ledger.claim_next_batch(session, now=T0 + timedelta(minutes=20), worker="w")
-    assert isinstance(other, ledger.Claim)
+        other = claims.claim_next_batch(session, now=T0 + timedelta(minutes=20), worker="w")
+    assert isinstance(other, claims.Claim)
     with session_scope() as session:
-        ledger.record_accepted(session, other, BatchResult(), T0 + timedelta(minutes=20))
+        answers.record_accepted(session, other, BatchResult(), T0 + timedelta(minutes=20))
     assert set(standing(T0 + timedelta(minutes=25))) == {"in-doubt"}
     again = standing(T0 + timedelta(minutes=31))["stalled"]
     assert again.key != first["stalled"].key
@@ -279,10 +280,10 @@ def test_the_alarm_mail_shows_the_webhook_alive_to_a_batch_in_doubt(
         lease_seconds=60,
     )
     with session_scope() as session:
-        claim = ledger.claim_next_batch(session, now=T0, worker="gone-host:1:1")
-    assert isinstance(claim, ledger.Claim)
+        claim = claims.claim_next_batch(session, now=T0, worker=live_owner())
+    assert isinstance(claim, claims.Claim)
     # Its worker died before the request left: SendGrid never saw it.
-    clock.set_now(T0 + timedelta(seconds=301))  # the old-style owner's lease ran out
+    clock.set_now(T0 + timedelta(seconds=301))  # its owner's heartbeat is a lease old
 
     report = engine.tick()
     assert report.settled == {claim.batch_id: "unknown"}
@@ -292,7 +293,7 @@ def test_the_alarm_mail_shows_the_webhook_alive_to_a_batch_in_doubt(
     assert mail["custom_args"]["batch_id"] == "0"
     _events(fake)
     clock.set_now(T0 + timedelta(seconds=400))
-    assert engine.tick().settled == {claim.batch_id: "resent"}
+    assert engine.tick().settled == {claim.batch_id: "pending"}  # resent
     engine.work()
     with session_scope() as session:
         view = service.get_send(session, send_id)

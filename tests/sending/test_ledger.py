@@ -1,9 +1,8 @@
-"""The ledger's transactions: claims, lapsed recipients, orphans, cancel, proofs."""
+"""The ledger's transactions: claims, lapsed recipients, orphans and their owners."""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,14 +11,20 @@ from sqlalchemy import select, update
 from briefmail import clock
 from briefmail.audience.subscribers import unsubscribe
 from briefmail.audience.suppression import suppress
-from briefmail.db.models import Batch, Delivery, Send, Worker
+from briefmail.db.models import Batch, Worker
 from briefmail.db.session import session_factory, session_scope
-from briefmail.sending import ledger, owners, service
+from briefmail.sending import claims, service, worker_liveness
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
-from briefmail.sending.outgoing import ContentCache, load_batch
-from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid
-from tests.sending.helpers import T0, add_people, make_engine, options, started_send, store_brief
+from briefmail.sending.batch_content import ContentCache, load_batch
+from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.sending.helpers import (
+    T0,
+    live_owner,
+    make_engine,
+    options,
+    started_send,
+)
 
 
 def test_concurrent_claims_never_take_the_same_batch(db_url: str) -> None:
@@ -31,7 +36,7 @@ def test_concurrent_claims_never_take_the_same_batch(db_url: str) -> None:
     def claimer(name: str) -> None:
         while True:
             with sessions() as session:
-                claim = ledger.claim_next_batch(session, now=T0, worker=name)
+                claim = claims.claim_next_batch(session, now=T0, worker=name)
             if claim is None:
                 return
             with lock:
@@ -53,9 +58,9 @@ def test_a_batch_is_due_only_when_all_its_recipients_are(db_url: str) -> None:
             update(Batch).where(Batch.send_id == send_id).values(due_at=T0 + timedelta(hours=1))
         )
     with session_scope() as session:
-        assert ledger.claim_next_batch(session, now=T0, worker="w") is None
+        assert claims.claim_next_batch(session, now=T0, worker="w") is None
     with session_scope() as session:
-        assert ledger.claim_next_batch(session, now=T0 + timedelta(hours=1), worker="w") is not None
+        assert claims.claim_next_batch(session, now=T0 + timedelta(hours=1), worker="w") is not None
 
 
 def test_who_left_after_the_snapshot_is_not_sent(db_url: str, tmp_path: Path) -> None:
@@ -70,7 +75,7 @@ def test_who_left_after_the_snapshot_is_not_sent(db_url: str, tmp_path: Path) ->
 
 def _orphan(send_id: int, owner: str) -> int:
     with session_scope() as session:
-        claim = ledger.claim_next_batch(session, now=T0, worker=owner)
+        claim = claims.claim_next_batch(session, now=T0, worker=owner)
         assert claim is not None
         return claim.batch_id
 
@@ -79,7 +84,7 @@ def test_an_orphan_is_taken_only_once_its_owners_heartbeat_stops(
     db_url: str, tmp_path: Path
 ) -> None:
     send_id = started_send(3)
-    owner = owners.Owner(session_factory(), lease_seconds=60)
+    owner = worker_liveness.Owner(session_factory(), lease_seconds=60)
     owner.beat()
     batch_id = _orphan(send_id, owner.id)
     engine = make_engine(OutboxBackend(tmp_path / "o"), lease_seconds=60)
@@ -96,15 +101,15 @@ def test_an_orphan_is_taken_only_once_its_owners_heartbeat_stops(
 def test_a_dead_owners_outbox_batch_is_settled_from_the_files(db_url: str, tmp_path: Path) -> None:
     send_id = started_send(3)
     outbox = OutboxBackend(tmp_path / "o")
-    dead = "this-host-is-gone:1:1"
+    dead = live_owner()  # beats at T0, then its process dies
     batch_id = _orphan(send_id, dead)
     # The dead worker had written every file before dying.
     engine = make_engine(outbox)
     with session_scope() as session:
         batch = session.get_one(Batch, batch_id)
-        claim = ledger.Claim(batch_id, send_id, batch.attempt_key or "", 1, dead)
+        claim = claims.Claim(batch_id, send_id, batch.attempt_key or "", 1, dead)
         outbox.send_batch(load_batch(session, claim, options(), ContentCache()))
-    clock.set_now(T0 + timedelta(seconds=301))  # another host: only the lease tells
+    clock.set_now(T0 + timedelta(seconds=301))  # no beat for a lease: it is gone
     assert engine.tick().settled == {batch_id: "accepted"}
     with session_scope() as session:
         assert service.get_send(session, send_id).status == "sent"
@@ -117,8 +122,8 @@ def test_a_stopped_owner_is_known_at_once_and_a_live_one_in_the_same_process_is_
     # Two engines in one process share host and pid (as containers sharing a PID
     # namespace and a host name do): only the instance ids and heartbeats tell them apart.
     send_id = started_send(20)  # 2 batches
-    alive = owners.Owner(session_factory(), lease_seconds=300)
-    gone = owners.Owner(session_factory(), lease_seconds=300)
+    alive = worker_liveness.Owner(session_factory(), lease_seconds=300)
+    gone = worker_liveness.Owner(session_factory(), lease_seconds=300)
     alive.beat()
     gone.beat()
     mine = _orphan(send_id, alive.id)
@@ -148,45 +153,3 @@ def test_an_engine_beats_while_it_works_and_stops_cleanly(db_url: str, tmp_path:
     engine.close()
     with session_scope() as session:
         assert session.get_one(Worker, engine.owner.id).stopped_at is not None
-
-
-def test_cancel_stops_pending_batches_and_lets_the_one_in_flight_finish(db_url: str) -> None:
-    send_id = started_send(30)  # 3 batches
-    clock.set_now(None)
-    with FakeSendGrid() as fake:
-        engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
-        fake.plan(202)
-        fake.plan(202, hold=True)  # the second batch is in flight when we cancel
-        worker = threading.Thread(target=engine.work)
-        worker.start()
-        assert fake.wait_for_requests(2)
-        with session_scope() as session:
-            assert service.cancel_send(session, send_id, now=clock.now()).status == "cancelled"
-        fake.release()
-        worker.join(timeout=60)
-    with session_scope() as session:
-        view = service.get_send(session, send_id)
-        batches = Counter(session.scalars(select(Batch.status).where(Batch.send_id == send_id)))
-    assert batches == Counter({"accepted": 2, "cancelled": 1})
-    assert (view.status, view.accepted, view.cancelled) == ("cancelled", 20, 10)
-    assert len(fake.accepted) == 20
-    assert view.finished_at is not None
-
-
-def test_a_proof_goes_to_the_given_addresses_only(db_url: str, tmp_path: Path) -> None:
-    clock.set_now(T0)
-    with session_scope() as session:
-        slug = store_brief(session, approve=False)  # drafts may be proofed
-        add_people(session, 3, topics=["learning-design"])
-        send_id = service.create_test_send(
-            session, slug, ["a@x.org", "B@Y.org", "a@x.org"], now=T0
-        ).id
-    view = service.drain_send(make_engine(OutboxBackend(tmp_path / "o")), send_id)
-    assert (view.kind, view.recipients, view.accepted) == ("test", 2, 2)
-    with session_scope() as session:
-        send = session.get_one(Send, send_id)
-        rows = session.execute(
-            select(Delivery.email, Delivery.subscriber_id).where(Delivery.send_id == send_id)
-        ).all()
-    assert (send.subject or "").startswith("[TEST] ")
-    assert sorted(rows) == [("B@y.org", None), ("a@x.org", None)]

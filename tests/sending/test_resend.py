@@ -21,7 +21,7 @@ from briefmail import clock
 from briefmail.config import get_settings
 from briefmail.db.models import Batch, Delivery, Subscriber
 from briefmail.db.session import session_scope
-from briefmail.sending import ledger, service
+from briefmail.sending import answers, claims, service
 from briefmail.sending.backends.base import BatchResult, PermanentError
 from briefmail.sending.backends.sendgrid import SendGridBackend
 from briefmail.sending.engine import Engine
@@ -314,12 +314,12 @@ def test_old_events_while_the_resend_is_unanswered_settle_it_with_a_warning(
 # -- the ledger's own answers for an attempt already resolved ---------------------------
 
 
-def _unknown_claim(send_id: int) -> ledger.Claim:
+def _unknown_claim(send_id: int) -> claims.Claim:
     with session_scope() as session:
-        claim = ledger.claim_next_batch(session, now=T0, worker="w")
-    assert isinstance(claim, ledger.Claim)
+        claim = claims.claim_next_batch(session, now=T0, worker="w")
+    assert isinstance(claim, claims.Claim)
     with session_scope() as session:
-        assert ledger.record_unknown(session, claim, "read timeout", T0)
+        assert answers.record_unknown(session, claim, "read timeout", T0)
     return claim
 
 
@@ -330,11 +330,11 @@ def test_a_slow_owners_answer_after_the_verdict_stops_the_resend(db_url: str) ->
     _resolve_resend(claim.batch_id, grace_seconds=600)
     with session_scope() as session:  # the owner outlived its lease; the 202 comes now
         result = BatchResult(provider_message_id="late-202")
-        assert ledger.record_accepted(session, claim, result, T0 + timedelta(seconds=61))
+        assert answers.record_accepted(session, claim, result, T0 + timedelta(seconds=61))
     batch = _batch(send_id)
     assert (batch.status, batch.provider_message_id) == ("accepted", "late-202")
     with session_scope() as session:
-        nothing = ledger.claim_next_batch(session, now=T0 + timedelta(hours=1), worker="w")
+        nothing = claims.claim_next_batch(session, now=T0 + timedelta(hours=1), worker="w")
     assert nothing is None
     assert set(_deliveries(send_id).values()) == {"accepted"}
 
@@ -346,8 +346,8 @@ def test_a_resend_that_fails_for_good_is_accepted_when_the_old_attempt_went_out(
     first = _unknown_claim(send_id)
     _resolve_resend(first.batch_id)
     with session_scope() as session:
-        second = ledger.claim_next_batch(session, now=T0, worker="w")
-    assert isinstance(second, ledger.Claim)
+        second = claims.claim_next_batch(session, now=T0, worker="w")
+    assert isinstance(second, claims.Claim)
     with session_scope() as session:
         emails = dict(
             session.execute(
@@ -371,7 +371,7 @@ def test_a_resend_that_fails_for_good_is_accepted_when_the_old_attempt_went_out(
         ][:1]
     )
     with session_scope() as session:
-        status = ledger.record_error(
+        status = answers.record_error(
             session,
             second,
             PermanentError("refused", status=400),

@@ -24,7 +24,7 @@ from briefmail.config import get_settings
 from briefmail.db.models import Batch, Brief, Delivery, Send, SendLink, Subscriber
 from briefmail.db.session import session_scope
 from briefmail.render.email import render_email
-from briefmail.sending import fit, service
+from briefmail.sending import sendgrid_limits, service
 from briefmail.sending.backends.sendgrid import (
     MAX_PERSONALIZATION_BYTES,
     MAX_SUBSTITUTIONS,
@@ -54,11 +54,11 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSendGrid]:
         yield server
 
 
-def probe(text: str) -> fit.RecipientFit:
+def probe(text: str) -> sendgrid_limits.RecipientFit:
     """What the check measures for a brief, with the test settings' key and URL."""
     settings = get_settings()
     brief = parse_brief(text, "b.md")
-    return fit.measure(
+    return sendgrid_limits.measure(
         render_email(brief, postal_address=settings.postal_address, public_url=settings.public_url),
         [topic.name for topic in brief.topics],
         keys=settings.signing_keys(),

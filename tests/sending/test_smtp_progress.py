@@ -28,7 +28,7 @@ from briefmail import clock
 from briefmail.config import get_settings
 from briefmail.db.models import Batch, Delivery
 from briefmail.db.session import session_scope
-from briefmail.sending import ledger, progress, service
+from briefmail.sending import claims, progress, service
 from briefmail.sending.backends.base import BatchResult, OutgoingBatch
 from briefmail.sending.backends.smtp import PROGRESS_GROUP, SmtpBackend
 from briefmail.sending.options import SendOptions
@@ -144,13 +144,13 @@ def test_an_smtp_worker_killed_mid_batch_leaves_only_the_unrecorded_group_in_dou
 def test_progress_of_a_stale_attempt_records_nothing(db_url: str) -> None:
     send_id = started_send(10)
     with session_scope() as session:
-        claim = ledger.claim_next_batch(session, now=clock.now(), worker="w")
-    assert isinstance(claim, ledger.Claim)
+        claim = claims.claim_next_batch(session, now=clock.now(), worker="w")
+    assert isinstance(claim, claims.Claim)
     with session_scope() as session:
         ids = session.scalars(select(Delivery.id).where(Delivery.send_id == send_id)).all()
     with session_scope() as session:
         assert progress.record_progress(session, claim, ids[:4], clock.now()) == 4
-    stale = ledger.Claim(claim.batch_id, send_id, "another-attempt", 1, "w")
+    stale = claims.Claim(claim.batch_id, send_id, "another-attempt", 1, "w")
     with session_scope() as session:
         assert progress.record_progress(session, stale, ids[4:], clock.now()) == 0
     with session_scope() as session:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from briefmail.config import Settings
 from briefmail.db.session import session_factory, transaction
 from briefmail.preview.build import PreviewOptions
-from briefmail.sending import fit
+from briefmail.sending import sendgrid_limits
 from briefmail.sending.options import SendOptions
 
 
@@ -31,7 +31,7 @@ class ApiContext:
             preview=PreviewOptions.from_settings(settings),
             check_fit=(
                 SendOptions.from_settings(settings)
-                if fit.applies_to(settings.email_backend)
+                if sendgrid_limits.applies_to(settings.email_backend)
                 else None
             ),
         )

@@ -35,7 +35,7 @@ from briefmail.demo import population, traffic
 from briefmail.reports.figures import brief_report
 from briefmail.reports.html_report import report_html
 from briefmail.sending import service
-from briefmail.sending.runtime import engine_from_settings
+from briefmail.sending.engine_factory import engine_from_settings
 from briefmail.web.app import create_app
 from briefmail.web.serve import server_options
 

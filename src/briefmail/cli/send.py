@@ -23,9 +23,9 @@ from briefmail.cli.audit import record
 from briefmail.config import get_settings
 from briefmail.db.session import session_factory, session_scope
 from briefmail.errors import InvalidInputError
-from briefmail.sending import fit, service
+from briefmail.sending import sendgrid_limits, service
+from briefmail.sending.engine_factory import engine_from_settings
 from briefmail.sending.options import SendOptions
-from briefmail.sending.runtime import engine_from_settings
 from briefmail.sending.scheduling import zone
 from briefmail.sending.service import SendView
 
@@ -126,7 +126,11 @@ def send(
     settings = get_settings()
     current = clock.now()
     # SendGrid refuses too many per-recipient values: refuse such a brief before the send exists.
-    check = SendOptions.from_settings(settings) if fit.applies_to(settings.email_backend) else None
+    check = (
+        SendOptions.from_settings(settings)
+        if sendgrid_limits.applies_to(settings.email_backend)
+        else None
+    )
     with session_scope() as session:
         row = service.request_send(
             session,

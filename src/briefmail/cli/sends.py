@@ -19,7 +19,7 @@ from briefmail.config import get_settings
 from briefmail.db.session import session_scope
 from briefmail.errors import InvalidInputError
 from briefmail.sending import service
-from briefmail.sending.runtime import engine_from_settings
+from briefmail.sending.engine_factory import engine_from_settings
 from briefmail.sending.views import SendList, SendOut
 
 sends_app = typer.Typer(help="Sends: progress, cancel, resolve.", no_args_is_help=True)

@@ -11,8 +11,8 @@ from briefmail.cli import app
 from briefmail.config import get_settings
 from briefmail.errors import InvalidInputError
 from briefmail.sending.engine import WorkReport
+from briefmail.sending.engine_factory import engine_from_settings
 from briefmail.sending.loop import run_forever
-from briefmail.sending.runtime import engine_from_settings
 
 
 @app.command("worker")

@@ -21,7 +21,7 @@ from briefmail.config import Settings
 from briefmail.console.render import Renderer
 from briefmail.db.session import transaction
 from briefmail.preview.build import PreviewOptions
-from briefmail.sending import fit
+from briefmail.sending import sendgrid_limits
 from briefmail.sending.options import SendOptions
 
 P = ParamSpec("P")
@@ -48,7 +48,7 @@ class ConsoleContext:
             sessions=sessions,
             renderer=Renderer(settings),
             preview=PreviewOptions.from_settings(settings),
-            check_fit=send_options if fit.applies_to(settings.email_backend) else None,
+            check_fit=send_options if sendgrid_limits.applies_to(settings.email_backend) else None,
             idle=timedelta(minutes=settings.console_idle_minutes),
             limits=SignInLimits.from_settings(settings),
             secure_cookies=settings.public_url.lower().startswith("https://"),

@@ -4,12 +4,16 @@ Alembic migrations under `db/migrations/` are the only way this schema reaches a
 database; `tests/db/test_migrations.py` fails when a model and the migrations disagree.
 
 Status columns are plain strings constrained by CHECKs, so SQLite and PostgreSQL
-behave alike and a new state is a migration, not an enum type dance.
+behave alike and a new state is a migration, not an enum type dance. A send's and a
+batch's status reads back as its `StrEnum` member (`StatusType`), and a value outside
+the enum is refused before it reaches the database; their transitions are tables in
+`briefmail.sending.send_states` and `briefmail.sending.batch_states`.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -27,9 +31,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from briefmail import clock
@@ -62,9 +68,33 @@ def _check(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 BRIEF_STATUSES = ("draft", "approved")
 SEND_KINDS = ("brief", "test")
-SEND_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled")
-BATCH_STATUSES = ("pending", "sending", "accepted", "failed", "unknown", "cancelled")
-OPEN_BATCH = ("pending", "sending", "unknown")  # may still be sent or accepted
+
+
+class SendStatus(StrEnum):
+    """Where a send is; the moves between them: `sending.send_states.SEND_EDGES`."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class BatchStatus(StrEnum):
+    """Where a batch is; the moves between them: `sending.batch_states.BATCH_EDGES`."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+
+
+SEND_STATUSES = tuple(SendStatus)
+BATCH_STATUSES = tuple(BatchStatus)
+# May still be sent or accepted.
+OPEN_BATCH = (BatchStatus.PENDING, BatchStatus.SENDING, BatchStatus.UNKNOWN)
 # Delivery states, ordered by how final they are; webhook events only move a row forward.
 DELIVERY_STATUSES = (
     "queued",
@@ -83,6 +113,28 @@ ATTEMPT_KEY_CHARS = 64  # a batch's attempt key (a uuid4 hex) and any event's th
 # Deliveries that hold a subscriber's one place in line for a brief: cancelled and
 # refused (failed) ones never reached anybody, so a later send may queue them again.
 LIVE_DELIVERY = "subscriber_id IS NOT NULL AND status NOT IN ('cancelled', 'failed')"
+
+
+class StatusType(TypeDecorator[StrEnum]):
+    """A status column: stored as the plain string (as the CHECK lists it), read back
+    as the enum member; a value the enum does not name is refused on the way in."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+    @property
+    def python_type(self) -> type[StrEnum]:
+        return self.enum
 
 
 class Topic(Base):
@@ -226,7 +278,7 @@ class Send(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     brief_id: Mapped[int] = mapped_column(ForeignKey("briefs.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="brief")
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    status: Mapped[SendStatus] = mapped_column(StatusType(SendStatus), default=SendStatus.SCHEDULED)
     scheduled_for: Mapped[datetime]
     local_time: Mapped[bool] = mapped_column(Boolean, default=False)
     # Slot wall-clock time ("09:00") and default zone for local-time sends.
@@ -290,7 +342,9 @@ class Batch(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[BatchStatus] = mapped_column(
+        StatusType(BatchStatus), default=BatchStatus.PENDING
+    )
     size: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -22,7 +22,7 @@ from briefmail.render.email import render_email
 from briefmail.render.message import build_message
 from briefmail.render.model import RenderedEmail
 from briefmail.render.reason import topics_phrase
-from briefmail.sending import fit
+from briefmail.sending.sendgrid_limits import RecipientFit, measure
 from briefmail.tracking.links import recipient_values
 
 SAMPLE_SUBSCRIBER_ID = 0
@@ -66,7 +66,7 @@ class Preview:
     message: EmailMessage
     warnings: tuple[PreviewWarning, ...]
     # One recipient's values against SendGrid's per-personalization limits.
-    recipient_fit: fit.RecipientFit
+    recipient_fit: RecipientFit
 
     @property
     def html_bytes(self) -> int:
@@ -132,7 +132,7 @@ def preview_brief(brief: Brief, options: PreviewOptions) -> Preview:
         unsubscribe_mailto=options.unsubscribe_mailto,
         reply_to=options.reply_to,
     )
-    recipient_fit = fit.measure(
+    recipient_fit = measure(
         rendered,
         [topic.name for topic in brief.topics],
         keys=options.signing_keys,

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 from briefmail.briefs.model import Brief
 from briefmail.render.model import EmailLink, RenderedEmail
-from briefmail.sending.fit import RecipientFit
+from briefmail.sending.sendgrid_limits import RecipientFit
 
 SUBJECT_MAX = 60
 PREHEADER_MAX = 150
@@ -76,7 +76,8 @@ def find_warnings(brief: Brief, rendered: RenderedEmail, html: str) -> list[Prev
 
 def sendgrid_limits(fit: RecipientFit) -> list[PreviewWarning]:
     """Too many tracked links for SendGrid: every batch of the send would be refused,
-    and starting the send through SendGrid refuses the brief (`briefmail.sending.fit`)."""
+    and starting the send through SendGrid refuses the brief
+    (`briefmail.sending.sendgrid_limits`)."""
     if fit.fits:
         return []
     message = f"{fit.problem()}: SendGrid would refuse every batch; {fit.remedy()}"

@@ -24,7 +24,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from briefmail import clock
-from briefmail.db.models import Batch, Send
+from briefmail.db.models import Batch, BatchStatus, Send, SendStatus
 from briefmail.sending import weekly
 from briefmail.sending.scheduling import describe
 from briefmail.sending.snapshot import snapshot_at
@@ -49,8 +49,8 @@ def current(session: Session, *, now: datetime, stall_seconds: float) -> list[Al
         select(Send)
         .where(
             or_(
-                Send.status.in_(("scheduled", "sending")),
-                and_(Send.status == "failed", Send.finished_at >= now - FAILED_WINDOW),
+                Send.status.in_((SendStatus.SCHEDULED, SendStatus.SENDING)),
+                and_(Send.status == SendStatus.FAILED, Send.finished_at >= now - FAILED_WINDOW),
             )
         )
         .order_by(Send.id)
@@ -74,9 +74,9 @@ def for_sends(
 ) -> dict[int, list[Alarm]]:
     """Send id -> its alarms (failed, stalled, in-doubt), for these sends."""
     found: dict[int, list[Alarm]] = {send.id: [] for send in sends}
-    progress = _progress(session, [s.id for s in sends if s.status == "sending"], now)
+    progress = _progress(session, [s.id for s in sends if s.status == SendStatus.SENDING], now)
     for send in sends:
-        if send.status == "failed":
+        if send.status == SendStatus.FAILED:
             since = clock.as_utc(send.finished_at or send.created_at)
             message = f"{_name(send)} failed: {(send.error or 'failed').splitlines()[0]}"
             found[send.id].append(Alarm("failed", f"failed:{send.id}", message, since, send.id))
@@ -93,7 +93,7 @@ def for_sends(
             Batch.doubt_note,
             Batch.error,
         )
-        .where(Batch.send_id.in_(list(found)), Batch.status == "unknown")
+        .where(Batch.send_id.in_(list(found)), Batch.status == BatchStatus.UNKNOWN)
         .order_by(Batch.id)
     ):
         why = note or error or "its outcome is unknown"
@@ -118,10 +118,11 @@ class _Progress:
 def _progress(session: Session, send_ids: Sequence[int], now: datetime) -> dict[int, _Progress]:
     if not send_ids:
         return {}
-    fresh_due = and_(Batch.status == "pending", Batch.attempts == 0, Batch.due_at <= now)
+    pending = Batch.status == BatchStatus.PENDING
+    fresh_due = and_(pending, Batch.attempts == 0, Batch.due_at <= now)
     owed = or_(
-        Batch.status.in_(("sending", "unknown")),
-        and_(Batch.status == "pending", or_(Batch.due_at <= now, Batch.attempts > 0)),
+        Batch.status.in_((BatchStatus.SENDING, BatchStatus.UNKNOWN)),
+        and_(pending, or_(Batch.due_at <= now, Batch.attempts > 0)),
     )
     rows = session.execute(
         select(
@@ -144,7 +145,7 @@ def _stalled(
     send: Send, progress: _Progress | None, now: datetime, stall_seconds: float
 ) -> Alarm | None:
     stall = timedelta(seconds=stall_seconds)
-    if send.status == "scheduled":
+    if send.status == SendStatus.SCHEDULED:
         due = snapshot_at(send)
         if now - due < stall:
             return None
@@ -153,7 +154,7 @@ def _stalled(
             "worker has started it (is `briefmail worker` running?)"
         )
         return Alarm("stalled", f"stalled:{send.id}:{due.isoformat()}", message, due, send.id)
-    if send.status != "sending":
+    if send.status != SendStatus.SENDING:
         return None
     writing = send.snapshot_by is not None
     if not writing and (progress is None or progress.owed == 0):

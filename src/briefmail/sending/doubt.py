@@ -3,7 +3,7 @@
 A batch is `unknown` when its request may have left and no answer was recorded: its
 worker died mid-request, or the answer never came. Provider events of one of its
 attempts prove that attempt went out, and settle it as accepted
-(`ledger.settle_unknown_by_events`). This module gives the other verdict. SendGrid
+(`settle_unknown_by_events`). Silence can give the other verdict (`review`): SendGrid
 posts events for every request it accepts, so once
 
 - `grace_seconds` have passed since the attempt in doubt with no event for it, and
@@ -28,13 +28,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from briefmail import clock
-from briefmail.db.dialect import begin_write, rowcount
-from briefmail.db.models import Batch, Delivery, Send
-from briefmail.sending import evidence
+from briefmail.db.dialect import begin_write, lock_rows
+from briefmail.db.models import Batch, BatchStatus, Delivery, Send, SendStatus
+from briefmail.sending import deliveries, evidence
+from briefmail.sending.batch_states import BatchEvent, move_batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +55,39 @@ class Verdict:
     note: str
 
 
-def review(session: Session, *, now: datetime, policy: DoubtPolicy) -> list[int]:
+def settle_unknown_by_events(session: Session, *, now: datetime) -> list[int]:
+    """Accept `unknown` batches one of whose attempts has since shown up in provider
+    events; returns them. One transaction; commits."""
+    begin_write(session)
+    settled: list[int] = []
+    batches = session.execute(
+        lock_rows(session, select(Batch).where(Batch.status == BatchStatus.UNKNOWN), Batch)
+    ).scalars()
+    for batch in batches.all():
+        first, note = evidence.batch_went_out(session, batch)
+        if first is None:
+            continue
+        batch_id = batch.id
+        move_batches(
+            session,
+            Batch.id == batch_id,
+            by=BatchEvent.EVENTS_ARRIVE,
+            to=BatchStatus.ACCEPTED,
+            accepted_at=first.at,
+            error=note,
+            updated_at=now,
+        )
+        deliveries.settle_accepted(session, batch_id, first.at)
+        settled.append(batch_id)
+    session.commit()
+    return settled
+
+
+def review(session: Session, *, now: datetime, policy: DoubtPolicy) -> dict[int, BatchStatus]:
     """Take out of doubt the `unknown` batches whose silence is evidence (resent, or
     cancelled when their send is no longer running); note why the others wait.
-    Returns the batches taken out of doubt. One transaction; commits."""
+    Returns the batches taken out of doubt, with their new status. One transaction;
+    commits."""
     begin_write(session)
     rows = session.execute(
         select(
@@ -69,21 +99,26 @@ def review(session: Session, *, now: datetime, policy: DoubtPolicy) -> list[int]
             Send.status,
         )
         .join(Send, Send.id == Batch.send_id)
-        .where(Batch.status == "unknown")
+        .where(Batch.status == BatchStatus.UNKNOWN)
         .order_by(Batch.id)
     ).all()
-    decided: list[int] = []
+    decided: dict[int, BatchStatus] = {}
     for batch_id, key, claimed, updated, note, send_status in rows:
         attempted = clock.as_utc(claimed or updated)
         verdict = assess(session, batch_id, attempted, now=now, policy=policy)
         if verdict.resend:
-            if _take_out(session, batch_id, key, verdict.note, send_status, now):
-                decided.append(batch_id)
+            status = _take_out(session, batch_id, key, verdict.note, send_status, now)
+            if status is not None:
+                decided[batch_id] = status
         elif verdict.note != note:
             # The note only: `updated_at` stays, it dates the batch's last real change.
             session.execute(
                 update(Batch)
-                .where(Batch.id == batch_id, Batch.status == "unknown", Batch.attempt_key == key)
+                .where(
+                    Batch.id == batch_id,
+                    Batch.status == BatchStatus.UNKNOWN,
+                    Batch.attempt_key == key,
+                )
                 .values(doubt_note=verdict.note, updated_at=Batch.updated_at)
             )
     session.commit()
@@ -134,24 +169,35 @@ def _unrecorded(session: Session, batch_id: int) -> str:
 
 def _take_out(
     session: Session, batch_id: int, key: str | None, note: str, send_status: str, now: datetime
-) -> bool:
-    values: dict[str, object]
-    if send_status == "sending":
-        values = {"status": "pending", "due_at": now, "error": f"resending: {note}"}
-    else:  # the send was cancelled or failed meanwhile: nothing of it goes any more
-        values = {"status": "cancelled", "error": f"{note}; not resent: the send is {send_status}"}
-    moved = session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id, Batch.status == "unknown", Batch.attempt_key == key)
-        .values(**values, doubt_note=None, claimed_by=None, updated_at=now)
-    )
-    if rowcount(moved) != 1:
-        return False
-    if values["status"] == "cancelled":
-        session.execute(
-            update(Delivery)
-            .where(Delivery.batch_id == batch_id, Delivery.status == "queued")
-            .values(status="cancelled", error=f"send {send_status}")
-            .execution_options(synchronize_session=False)
+) -> BatchStatus | None:
+    """Resend the batch, or cancel it when its send no longer runs; None if it moved
+    meanwhile."""
+    this = and_(Batch.id == batch_id, Batch.attempt_key == key)
+    if send_status == SendStatus.SENDING:
+        moved = move_batches(
+            session,
+            this,
+            by=BatchEvent.SILENCE_IS_EVIDENCE,
+            to=BatchStatus.PENDING,
+            due_at=now,
+            error=f"resending: {note}",
+            doubt_note=None,
+            claimed_by=None,
+            updated_at=now,
         )
-    return True
+        return BatchStatus.PENDING if moved == 1 else None
+    # The send was cancelled or failed meanwhile: nothing of it goes any more.
+    moved = move_batches(
+        session,
+        this,
+        by=BatchEvent.SILENCE_IS_EVIDENCE,
+        to=BatchStatus.CANCELLED,
+        error=f"{note}; not resent: the send is {send_status}",
+        doubt_note=None,
+        claimed_by=None,
+        updated_at=now,
+    )
+    if moved != 1:
+        return None
+    deliveries.cancel_queued(session, batch_id, f"send {send_status}")
+    return BatchStatus.CANCELLED

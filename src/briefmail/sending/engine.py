@@ -29,18 +29,21 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from briefmail import clock
-from briefmail.db.models import Batch, Send
+from briefmail.db.models import Batch, BatchStatus, Send, SendStatus
 from briefmail.sending import (
     alarm_mail,
     alarms,
+    answers,
+    claims,
     doubt,
     failures,
-    fit,
-    ledger,
-    owners,
+    orphans,
     progress,
+    send_states,
+    sendgrid_limits,
     snapshot,
     weekly,
+    worker_liveness,
 )
 from briefmail.sending.backends.base import (
     BatchResult,
@@ -50,8 +53,8 @@ from briefmail.sending.backends.base import (
     ProviderError,
     TransientError,
 )
+from briefmail.sending.batch_content import ContentCache, load_batch
 from briefmail.sending.options import SendOptions
-from briefmail.sending.outgoing import ContentCache, load_batch
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class TickReport:
     weekly_send: int | None = None
-    settled: dict[int, str] = field(default_factory=dict)  # batch id -> new status
+    settled: dict[int, BatchStatus] = field(default_factory=dict)  # batch id -> new status
     due: int = 0  # sends to start + batches to send, right now
     mailed: list[str] = field(default_factory=list)  # alarm incidents mailed
 
@@ -67,12 +70,13 @@ class TickReport:
 @dataclass(slots=True)
 class WorkReport:
     started: list[int] = field(default_factory=list)  # sends snapshotted
-    batches: dict[int, str] = field(default_factory=dict)  # batch id -> outcome
+    # batch id -> its new status, or why this worker's write changed nothing
+    batches: dict[int, BatchStatus | claims.Overtaken] = field(default_factory=dict)
     failed: list[int] = field(default_factory=list)  # sends that could not be prepared
 
 
 T = TypeVar("T")
-Step = int | snapshot.StartFailed | ledger.Claim | ledger.Settled
+Step = int | snapshot.StartFailed | claims.Claim | claims.Settled
 
 
 class Engine:
@@ -89,7 +93,7 @@ class Engine:
         self.options = options
         self.rng = rng or random.Random()
         self.cache = ContentCache()
-        self.owner = owners.Owner(sessions, lease_seconds=options.lease_seconds)
+        self.owner = worker_liveness.Owner(sessions, lease_seconds=options.lease_seconds)
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -97,12 +101,11 @@ class Engine:
         with self.sessions() as session:
             report.weekly_send = weekly.fire_due_slot(session, now=now)
             report.settled.update(self._settle_orphans(session, now))
-            for batch_id in ledger.settle_unknown_by_events(session, now=now):
-                report.settled[batch_id] = "accepted"
-            for batch_id in doubt.review(session, now=now, policy=self.options.doubt):
-                report.settled[batch_id] = "resent"
-            for send_id in ledger.open_sends(session):
-                ledger.refresh_send(session, send_id, now)
+            for batch_id in doubt.settle_unknown_by_events(session, now=now):
+                report.settled[batch_id] = BatchStatus.ACCEPTED
+            report.settled.update(doubt.review(session, now=now, policy=self.options.doubt))
+            for send_id in send_states.open_sends(session):
+                send_states.finish_send(session, send_id, now)
             report.due = due_work(session, now=now, lease_seconds=self.options.lease_seconds)
         if report.settled:
             log.warning("settled batches in doubt: %s", report.settled)
@@ -125,18 +128,18 @@ class Engine:
             lease_seconds=self.options.lease_seconds,
         )
 
-    def _settle_orphans(self, session: Session, now: datetime) -> dict[int, str]:
+    def _settle_orphans(self, session: Session, now: datetime) -> dict[int, BatchStatus]:
         settled = {}
-        orphans = ledger.find_orphans(session, now=now, lease_seconds=self.options.lease_seconds)
-        for batch_id in orphans:
-            outcome = ledger.settle_orphan(
+        found = orphans.find_orphans(session, now=now, lease_seconds=self.options.lease_seconds)
+        for batch_id in found:
+            outcome = orphans.settle_orphan(
                 session,
                 batch_id,
                 now=now,
                 backend_outcome=self.backend.orphan_outcome,
                 why="its worker stopped during the request",
             )
-            if outcome != "gone":  # another tick settled it first
+            if not isinstance(outcome, claims.Overtaken):  # else another tick settled it
                 settled[batch_id] = outcome
         return settled
 
@@ -167,10 +170,10 @@ class Engine:
                 elif isinstance(step, snapshot.StartFailed):
                     log.error("send %s failed to start: %s", step.send_id, step.reason)
                     report.failed.append(step.send_id)
-                elif isinstance(step, ledger.Settled):
+                elif isinstance(step, claims.Settled):
                     # An earlier attempt went out after all: nothing to send.
                     log.warning("batch %s: %s", step.batch_id, step.reason)
-                    report.batches[step.batch_id] = "accepted"
+                    report.batches[step.batch_id] = BatchStatus.ACCEPTED
                     self._refresh(step.send_id)
                 else:
                     if not woken and wake is not None:
@@ -188,11 +191,11 @@ class Engine:
                 now=now,
                 options=self.options,
                 owner=owner,
-                check_fit=fit.applies_to(self.backend.name),
+                check_fit=sendgrid_limits.applies_to(self.backend.name),
             )
             if started is not None:
                 return started
-            return ledger.claim_next_batch(session, now=now, worker=owner)
+            return claims.claim_next_batch(session, now=now, worker=owner)
 
     def _write_ledger(
         self, send_id: int, owner: str, wake: Callable[[], None] | None, report: WorkReport
@@ -212,13 +215,13 @@ class Engine:
             log.exception("send %s: could not write its ledger", send_id)
             reason = f"could not write its ledger: {failures.describe(exc)}"
             with self.sessions() as session:
-                failures.fail_send(session, send_id, reason, now=clock.now())
+                send_states.fail_send(session, send_id, reason, now=clock.now())
             report.failed.append(send_id)
             return
         self._refresh(send_id)
         report.started.append(send_id)
 
-    def process(self, claim: ledger.Claim) -> str:
+    def process(self, claim: claims.Claim) -> BatchStatus | claims.Overtaken:
         """Send one claimed batch and record the answer; returns the batch's new status."""
         try:
             with self.sessions() as session:
@@ -235,7 +238,7 @@ class Engine:
         self._refresh(claim.send_id)
         return status
 
-    def _send(self, claim: ledger.Claim, batch: OutgoingBatch) -> str:
+    def _send(self, claim: claims.Claim, batch: OutgoingBatch) -> BatchStatus | claims.Overtaken:
         try:
             # Everyone may have left since the snapshot: then there is nothing to hand over.
             result = self.backend.send_batch(batch) if batch.recipients else BatchResult()
@@ -247,13 +250,16 @@ class Engine:
             log.exception("batch %s: unexpected error while sending", claim.batch_id)
             why = f"unexpected error: {failures.describe(exc)}"
         else:
-            ok = self._record(lambda s: ledger.record_accepted(s, claim, result, clock.now()))
-            return "accepted" if ok else "stale"
-        self._record(lambda s: ledger.record_unknown(s, claim, why, clock.now()))
-        return "unknown"
+            ok = self._record(lambda s: answers.record_accepted(s, claim, result, clock.now()))
+            return BatchStatus.ACCEPTED if ok else claims.Overtaken.STALE
+        if self._record(lambda s: answers.record_unknown(s, claim, why, clock.now())):
+            return BatchStatus.UNKNOWN
+        return claims.Overtaken.STALE
 
-    def _error(self, session: Session, claim: ledger.Claim, error: ProviderError) -> str:
-        return ledger.record_error(
+    def _error(
+        self, session: Session, claim: claims.Claim, error: ProviderError
+    ) -> BatchStatus | claims.Overtaken:
+        return answers.record_error(
             session,
             claim,
             error,
@@ -263,7 +269,7 @@ class Engine:
             permanent=isinstance(error, PermanentError),
         )
 
-    def _progress(self, claim: ledger.Claim, delivery_ids: frozenset[int]) -> None:
+    def _progress(self, claim: claims.Claim, delivery_ids: frozenset[int]) -> None:
         self._record(lambda s: progress.record_progress(s, claim, delivery_ids, clock.now()))
 
     def _record(self, write: Callable[[Session], T]) -> T:
@@ -286,7 +292,7 @@ class Engine:
 
     def _refresh(self, send_id: int) -> None:
         with self.sessions() as session:
-            ledger.refresh_send(session, send_id, clock.now())
+            send_states.finish_send(session, send_id, clock.now())
 
     def run_until_idle(self, *, budget_seconds: float = 3600.0) -> WorkReport:
         """One tick, then work until nothing is due (in-process use)."""
@@ -319,20 +325,24 @@ def due_work(session: Session, *, now: datetime, lease_seconds: float) -> int:
         select(func.count())
         .select_from(Batch)
         .join(Send, Send.id == Batch.send_id)
-        .where(Batch.status == "pending", Batch.due_at <= now, Send.status == "sending")
+        .where(
+            Batch.status == BatchStatus.PENDING,
+            Batch.due_at <= now,
+            Send.status == SendStatus.SENDING,
+        )
     )
     sends = sum(
         1
-        for send in session.scalars(select(Send).where(Send.status == "scheduled"))
+        for send in session.scalars(select(Send).where(Send.status == SendStatus.SCHEDULED))
         if snapshot.snapshot_at(send) <= now
     )
     stalled = session.scalar(
         select(func.count())
         .select_from(Send)
         .where(
-            Send.status == "sending",
+            Send.status == SendStatus.SENDING,
             Send.snapshot_by.is_not(None),
-            owners.silent(Send.snapshot_by, Send.snapshot_at, now=now, lease_seconds=lease_seconds),
+            worker_liveness.silent(Send.snapshot_by, now=now, lease_seconds=lease_seconds),
         )
     )
     session.rollback()
@@ -342,6 +352,8 @@ def due_work(session: Session, *, now: datetime, lease_seconds: float) -> int:
 def next_due(session: Session, send_id: int) -> datetime | None:
     """When the send's next pending batch is due (for waiting in-process)."""
     value = session.scalar(
-        select(func.min(Batch.due_at)).where(Batch.send_id == send_id, Batch.status == "pending")
+        select(func.min(Batch.due_at)).where(
+            Batch.send_id == send_id, Batch.status == BatchStatus.PENDING
+        )
     )
     return clock.as_utc(value) if value is not None else None

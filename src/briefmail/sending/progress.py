@@ -15,8 +15,8 @@ from sqlalchemy import exists, update
 from sqlalchemy.orm import Session
 
 from briefmail.db.dialect import begin_write, rowcount
-from briefmail.db.models import Batch, Delivery
-from briefmail.sending.ledger import Claim
+from briefmail.db.models import Batch, BatchStatus, Delivery
+from briefmail.sending.claims import Claim
 
 
 def record_progress(
@@ -31,7 +31,7 @@ def record_progress(
     this_attempt = exists().where(
         Batch.id == claim.batch_id,
         Batch.attempt_key == claim.attempt_key,
-        Batch.status.in_(("sending", "unknown")),
+        Batch.status.in_((BatchStatus.SENDING, BatchStatus.UNKNOWN)),
     )
     moved = session.execute(
         update(Delivery)

@@ -18,10 +18,18 @@ from briefmail import clock
 from briefmail.audience.segment import narrow_topics
 from briefmail.audience.subscribers import normalise_email
 from briefmail.briefs.store import get_brief, parsed, topic_slugs
-from briefmail.db.models import DELIVERY_STATUSES, Batch, Brief, Delivery, Send
+from briefmail.db.models import (
+    DELIVERY_STATUSES,
+    Batch,
+    BatchStatus,
+    Brief,
+    Delivery,
+    Send,
+    SendStatus,
+)
 from briefmail.errors import BriefmailError, InvalidInputError, NotFoundError, StateError
 from briefmail.render.email import render_email
-from briefmail.sending import alarms, failures, fit, ledger
+from briefmail.sending import alarms, failures, operator_resolve, send_states, sendgrid_limits
 from briefmail.sending.alarms import Alarm
 from briefmail.sending.engine import Engine, next_due
 from briefmail.sending.options import SendOptions
@@ -31,7 +39,7 @@ MAX_TEST_RECIPIENTS = 20
 PAST_TOLERANCE = timedelta(minutes=5)
 # Delivery statuses from `accepted` on: the provider took the message.
 HANDED_OVER = DELIVERY_STATUSES[DELIVERY_STATUSES.index("accepted") :]
-FINAL_SEND = ("sent", "failed", "cancelled")
+FINAL_SEND = (SendStatus.SENT, SendStatus.FAILED, SendStatus.CANCELLED)
 
 
 def create_send(
@@ -63,10 +71,9 @@ def create_send(
     if check_fit is not None:
         _require_fit(brief, check_fit)
     narrowed = narrow_topics(session, topic_slugs(brief), topics) if topics else None
-    send = Send(
+    send = send_states.new_send(
         brief_id=brief.id,
         kind="brief",
-        status="scheduled",
         scheduled_for=clock.as_utc(max(at, now)),
         topics_filter=narrowed,
         created_by=by,
@@ -104,10 +111,9 @@ def create_test_send(
         raise InvalidInputError(f"--test-to: at most {MAX_TEST_RECIPIENTS} addresses")
     if check_fit is not None:
         _require_fit(brief, check_fit)
-    send = Send(
+    send = send_states.new_send(
         brief_id=brief.id,
         kind="test",
-        status="scheduled",
         scheduled_for=now,
         test_to=emails,
         created_by=by,
@@ -163,7 +169,9 @@ def _require_fit(brief: Brief, options: SendOptions) -> None:
             raise
         reason = failures.describe(exc)
         raise StateError(f"brief {brief.slug!r} cannot be rendered: {reason}") from None
-    fit.require_fit(brief.slug, rendered, [topic.name for topic in brief.topics], options)
+    sendgrid_limits.require_fit(
+        brief.slug, rendered, [topic.name for topic in brief.topics], options
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +181,7 @@ class SendView:
     id: int
     brief: str
     kind: str
-    status: str
+    status: SendStatus
     scheduled_for: datetime
     recipients: int
     accepted: int
@@ -196,7 +204,7 @@ class SendView:
 
     @property
     def finished(self) -> bool:
-        return self.status in FINAL_SEND and self.batches.get("sending", 0) == 0
+        return self.status in FINAL_SEND and self.batches.get(BatchStatus.SENDING, 0) == 0
 
 
 def _views(session: Session, sends: Sequence[Send], stall_seconds: float) -> list[SendView]:
@@ -260,15 +268,15 @@ def _batch_lines(
         .where(
             Batch.send_id.in_(ids),
             or_(
-                Batch.status.in_(("failed", "unknown")),
-                and_(Batch.status == "accepted", Batch.error.is_not(None)),
+                Batch.status.in_((BatchStatus.FAILED, BatchStatus.UNKNOWN)),
+                and_(Batch.status == BatchStatus.ACCEPTED, Batch.error.is_not(None)),
             ),
         )
         .order_by(Batch.send_id, Batch.seq)
     ):
-        kept = notes if status == "accepted" else problems
+        kept = notes if status == BatchStatus.ACCEPTED else problems
         line = f"batch {seq} {status}: {error or status}"
-        if status == "unknown" and waiting:
+        if status == BatchStatus.UNKNOWN and waiting:
             line += f" Now: {waiting}."
         kept.setdefault(send_id, []).append(line)
     return problems, notes
@@ -299,7 +307,7 @@ def standing_alarms(
 
 
 def cancel_send(session: Session, send_id: int, *, now: datetime) -> SendView:
-    ledger.cancel_send(session, send_id, now=now)
+    send_states.cancel_send(session, send_id, now=now)
     return get_send(session, send_id)
 
 
@@ -313,10 +321,10 @@ def resolve_batch(
     grace_seconds: float = 0.0,
 ) -> Batch:
     """The operator's verdict; a resend waits `grace_seconds` after the attempt in doubt."""
-    batch = ledger.resolve_batch(
+    batch = operator_resolve.resolve_batch(
         session, batch_id, accepted=accepted, now=now, by=by, grace_seconds=grace_seconds
     )
-    ledger.refresh_send(session, batch.send_id, now)
+    send_states.finish_send(session, batch.send_id, now)
     return batch
 
 
@@ -340,7 +348,7 @@ def drain_send(
             due = next_due(session, send_id)
         if on_progress is not None:
             on_progress(view)
-        if view.status == "scheduled" and view.scheduled_for > clock.now():
+        if view.status == SendStatus.SCHEDULED and view.scheduled_for > clock.now():
             return view  # not yet due: a worker will take it
         if view.finished or due is None:
             return view

@@ -9,7 +9,7 @@ sending the first batches while later ones are still being written.
 
 Nothing here is a cursor that could skip anyone. A chunk is all-or-nothing; the
 send row says who is writing its ledger (`snapshot_by`, with a heartbeat in
-`snapshot_at`) until the last chunk clears it, and `refresh_send` never closes a
+`snapshot_at`) until the last chunk clears it, and `send_states.finish_send` never closes a
 send whose ledger is unfinished. If the writer dies, another worker takes over and
 simply reads the audience again: the anti-join leaves out everyone already written,
 so resuming is the same code as starting. Rows go in with ON CONFLICT DO NOTHING on
@@ -32,9 +32,10 @@ from briefmail import clock
 from briefmail.audience.segment import audience_select
 from briefmail.briefs.store import parsed, topic_slugs
 from briefmail.db.dialect import begin_write, bulk_insert_ignoring, rowcount, skip_locked
-from briefmail.db.models import Batch, Delivery, Send, SendLink
+from briefmail.db.models import Batch, Delivery, Send, SendLink, SendStatus
 from briefmail.render.email import render_email
-from briefmail.sending import failures, fit, owners
+from briefmail.sending import failures, send_states, sendgrid_limits, worker_liveness
+from briefmail.sending.batch_states import BATCH
 from briefmail.sending.batching import PlannedBatch, plan_batches
 from briefmail.sending.options import SendOptions
 from briefmail.sending.scheduling import EARLIEST_OFFSET, wall_clock, zone
@@ -77,7 +78,7 @@ def claim_due_send(
     check_fit: bool = False,
 ) -> int | StartFailed | None:
     """Take a send whose ledger needs writing: a due scheduled send (rendered and
-    stored here) or one whose ledger writer has stopped (see `owners.silent`).
+    stored here) or one whose ledger writer has stopped (see `worker_liveness.silent`).
     Commits; the send id, `StartFailed`, or None when there is none.
 
     A send that cannot be rendered (or, with `check_fit`, whose brief cannot fit one
@@ -89,7 +90,7 @@ def claim_due_send(
     begin_write(session)
     query = (
         select(Send)
-        .where(Send.status == "scheduled", Send.scheduled_for <= now + _LOCAL_LEAD)
+        .where(Send.status == SendStatus.SCHEDULED, Send.scheduled_for <= now + _LOCAL_LEAD)
         .order_by(Send.scheduled_for, Send.id)
     )
     for send in session.execute(skip_locked(session, query, Send)).scalars():
@@ -102,16 +103,14 @@ def claim_due_send(
                 if failures.is_database_error(exc):
                     raise
                 reason = failures.describe(exc)
-                failures.fail_send(session, send_id, f"could not start: {reason}", now=now)
+                send_states.fail_send(session, send_id, f"could not start: {reason}", now=now)
                 return StartFailed(send_id, reason)
             session.commit()
             return send_id
     stalled = select(Send).where(
-        Send.status == "sending",
+        Send.status == SendStatus.SENDING,
         Send.snapshot_by.is_not(None),
-        owners.silent(
-            Send.snapshot_by, Send.snapshot_at, now=now, lease_seconds=options.lease_seconds
-        ),
+        worker_liveness.silent(Send.snapshot_by, now=now, lease_seconds=options.lease_seconds),
     )
     for send in session.execute(skip_locked(session, stalled, Send)).scalars():
         send.snapshot_by = owner
@@ -140,15 +139,19 @@ def _start(
     )
     if check_fit:
         names = [topic.name for topic in send.brief.topics]
-        fit.require_fit(send.brief.slug, rendered, names, options)
-    send.subject = (TEST_PREFIX if send.kind == "test" else "") + rendered.subject
-    send.html_template = rendered.html
-    send.text_template = rendered.text
-    send.brief_source = send.brief.source
-    send.status = "sending"
-    send.started_at = now
-    send.snapshot_by = owner
-    send.snapshot_at = now
+        sendgrid_limits.require_fit(send.brief.slug, rendered, names, options)
+    started = send_states.start_send(
+        session,
+        send.id,
+        now=now,
+        owner=owner,
+        subject=(TEST_PREFIX if send.kind == "test" else "") + rendered.subject,
+        html_template=rendered.html,
+        text_template=rendered.text,
+        brief_source=send.brief.source,
+    )
+    if not started:  # pragma: no cover - the row is locked by us
+        raise RuntimeError(f"send {send.id} was no longer scheduled")
     session.execute(
         insert(SendLink),
         [
@@ -203,7 +206,11 @@ def write_ledger(
             # proof that nobody cancelled the send or took the ledger over meanwhile.
             alive = session.execute(
                 update(Send)
-                .where(Send.id == send_id, Send.snapshot_by == owner, Send.status == "sending")
+                .where(
+                    Send.id == send_id,
+                    Send.snapshot_by == owner,
+                    Send.status == SendStatus.SENDING,
+                )
                 .values(snapshot_at=clock.now(), recipients=Send.recipients + count)
             )
             if rowcount(alive) != 1:
@@ -288,7 +295,7 @@ def _write_chunk(
                 "seq": plan.seq,
                 "due_at": plan.due_at,
                 "size": len(plan.delivery_ids),
-                "status": "pending",
+                "status": BATCH.initial,
                 "attempts": 0,
             }
             for plan in plans

@@ -14,7 +14,9 @@ from briefmail.sending.alarms import Alarm
 from briefmail.sending.scheduling import WEEKDAYS, describe
 from briefmail.sending.service import SendView
 
-SendStatus = Literal["scheduled", "sending", "sent", "failed", "cancelled"]
+# The values of `db.models.SendStatus`, spelled out for the OpenAPI document
+# (tests/sending/test_state_machines.py holds them equal).
+SendStatusName = Literal["scheduled", "sending", "sent", "failed", "cancelled"]
 AlarmKind = Literal["failed", "stalled", "slot-missed", "in-doubt"]
 
 
@@ -39,7 +41,7 @@ class SendOut(BaseModel):
     id: int
     brief: str
     kind: Literal["brief", "test"]
-    status: SendStatus
+    status: SendStatusName
     scheduled_for: datetime
     recipients: int
     accepted: int

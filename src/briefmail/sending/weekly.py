@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from briefmail import clock
 from briefmail.db.dialect import begin_write, lock_rows
 from briefmail.db.models import Brief, Send, WeeklySlot
+from briefmail.sending import send_states
 from briefmail.sending.failures import went_ahead
 from briefmail.sending.scheduling import (
     WeeklyRule,
@@ -156,10 +157,9 @@ def fire_due_slot(session: Session, *, now: datetime) -> int | None:
     if brief is None:
         session.rollback()
         return None
-    send = Send(
+    send = send_states.new_send(
         brief_id=brief.id,
         kind="brief",
-        status="scheduled",
         scheduled_for=occurrence,
         local_time=rule.local_time,
         local_time_of_day=f"{rule.at:%H:%M}",

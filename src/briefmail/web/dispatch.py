@@ -14,7 +14,7 @@ import threading
 
 from briefmail.config import Settings
 from briefmail.sending import service
-from briefmail.sending.runtime import engine_from_settings
+from briefmail.sending.engine_factory import engine_from_settings
 
 log = logging.getLogger(__name__)
 

@@ -246,7 +246,7 @@ def build_body(batch: OutgoingBatch) -> dict[str, Any]:
 def personalization(batch: OutgoingBatch, recipient: OutgoingRecipient) -> dict[str, Any]:
     """`recipient`'s personalization exactly as `build_body` writes it, limits unchecked.
 
-    For measuring ahead of a send (`briefmail.sending.fit`): the size a probe
+    For measuring ahead of a send (`briefmail.sending.sendgrid_limits`): the size a probe
     recipient takes here is the size SendGrid will judge.
     """
     return _personalization(batch, recipient, _pairs(batch.content))

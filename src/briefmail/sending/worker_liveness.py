@@ -6,10 +6,8 @@ its row in `workers` every few seconds. Claims record the instance id. A batch i
 orphaned only when its owner's heartbeat has stopped: silent for the lease, or
 stopped cleanly. Host names and pids decide nothing: with host networking, or one
 PID namespace under one host name, containers share and reuse them, and live workers
-looked dead.
-
-A claim whose owner never registered (made before instance ids, as `host:pid:start`)
-is judged by its claim time against the lease, as such claims always were.
+looked dead. An owner is registered (its first beat) before it claims anything, so
+a claim naming no registered owner has no live owner either.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import SQLColumnExpression, and_, exists, or_, update
+from sqlalchemy import SQLColumnExpression, exists, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -126,20 +124,14 @@ class Owner:
 
 def silent(
     owner: SQLColumnExpression[str | None],
-    since: SQLColumnExpression[datetime | None],
     *,
     now: datetime,
     lease_seconds: float,
 ) -> ColumnElement[bool]:
-    """SQL: true where `owner` (a claim's instance id, claimed at `since`) has stopped:
-    no heartbeat within the lease, a clean stop, or an unregistered owner whose claim
-    is older than the lease."""
+    """SQL: true where `owner` (a claim's instance id) has stopped: no heartbeat
+    within the lease, or a clean stop."""
     expired = now - timedelta(seconds=lease_seconds)
     alive = exists().where(
         Worker.id == owner, Worker.stopped_at.is_(None), Worker.heartbeat_at >= expired
     )
-    registered = exists().where(Worker.id == owner)
-    return or_(
-        owner.is_(None),
-        and_(~alive, or_(registered, since.is_(None), since < expired)),
-    )
+    return or_(owner.is_(None), ~alive)

@@ -20,7 +20,7 @@ from briefmail.render import personalise as p
 from briefmail.render.message import list_unsubscribe_headers
 from briefmail.render.reason import topics_phrase
 from briefmail.sending.backends.base import OutgoingBatch, OutgoingContent, OutgoingRecipient
-from briefmail.sending.ledger import Claim
+from briefmail.sending.claims import Claim
 from briefmail.sending.options import SendOptions
 from briefmail.tracking.links import recipient_values
 
