@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
     os.environ.update(
-        BRIEFMAIL_SECRET_KEY="bench-secret-key-0123456789",
+        BRIEFMAIL_SECRET_KEY="bench-secret-key-0123456789abcdef",
         BRIEFMAIL_PUBLIC_URL="https://brief.example.org",
     )
     with socket.socket() as probe:
