@@ -12,7 +12,7 @@ a large table is never held in memory at once.
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-08 10:00:00.000000
+Create Date: 2026-12-05 10:00:00.000000
 """
 
 from __future__ import annotations
