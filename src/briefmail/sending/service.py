@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload
 
 from briefmail import clock
 from briefmail.audience.segment import narrow_topics
@@ -282,17 +282,28 @@ def _batch_lines(
     return problems, notes
 
 
+# What a send's view reads: the send without its stored email, and its brief's slug in
+# the same query. The rendered email and brief source are tens of kilobytes a send
+# that no view shows, and the brief's topics are a query of their own.
+_FOR_VIEW = (
+    defer(Send.html_template),
+    defer(Send.text_template),
+    defer(Send.brief_source),
+    joinedload(Send.brief).load_only(Brief.slug).lazyload(Brief.topics),
+)
+
+
 def list_sends(
     session: Session, *, limit: int = 50, stall_seconds: float = alarms.DEFAULT_STALL_SECONDS
 ) -> list[SendView]:
-    sends = session.scalars(select(Send).order_by(Send.id.desc()).limit(limit)).all()
-    return _views(session, sends, stall_seconds)
+    query = select(Send).options(*_FOR_VIEW).order_by(Send.id.desc()).limit(limit)
+    return _views(session, session.scalars(query).all(), stall_seconds)
 
 
 def get_send(
     session: Session, send_id: int, *, stall_seconds: float = alarms.DEFAULT_STALL_SECONDS
 ) -> SendView:
-    send = session.get(Send, send_id)
+    send = session.scalars(select(Send).options(*_FOR_VIEW).where(Send.id == send_id)).first()
     if send is None:
         raise NotFoundError(f"no send {send_id}")
     return _views(session, [send], stall_seconds)[0]
