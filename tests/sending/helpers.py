@@ -17,11 +17,19 @@ from briefmail.briefs.store import approve_brief, import_brief
 from briefmail.config import get_settings
 from briefmail.db.models import Brief, Subscriber, subscriber_topics
 from briefmail.db.session import session_factory, session_scope
+from briefmail.render import personalise as p
 from briefmail.sending import service, snapshot, worker_liveness
-from briefmail.sending.backends.base import EmailBackend
+from briefmail.sending.backends.base import (
+    EmailBackend,
+    OutgoingBatch,
+    OutgoingContent,
+    OutgoingRecipient,
+)
 from briefmail.sending.engine import Engine
 from briefmail.sending.options import SendOptions
 from briefmail.sending.retry import RetryPolicy
+from briefmail.tracking.events import apply_events
+from briefmail.tracking.sendgrid_events import sendgrid_event
 from tests.conftest import EXAMPLE_BRIEF
 
 SLUG = "2024-01-08-clinician-educators-want-coaching-programs-not-more-lectures"
@@ -160,3 +168,45 @@ def dead_owner() -> str:
     owner.beat()
     owner.stop()
     return owner.id
+
+
+def outgoing_batch(
+    count: int, *, values: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> OutgoingBatch:
+    """A batch of `count` made-up recipients, for backends' tests."""
+    content = OutgoingContent(
+        subject="Subject",
+        html="<p>Hi %%bm:name_html%% <a href='%%bm:l1%%'>x</a> %%bm:unsubscribe_url%%</p>",
+        text="Hi %%bm:name%% %%bm:l1%% %%bm:unsubscribe_url%%",
+        from_address="Brief <brief@example.org>",
+    )
+    recipients = [
+        OutgoingRecipient(
+            delivery_id=100 + i,
+            subscriber_id=i + 1,
+            email=f"r{i}@example.org",
+            name=f"R {i}",
+            values=values
+            or {
+                p.NAME: f"R {i}",
+                p.NAME_HTML: f"R {i}",
+                "l1": f"https://b.example.org/c/{i}",
+                p.UNSUBSCRIBE_URL: f"https://b.example.org/u/{i}",
+            },
+            headers=headers
+            or {
+                "List-Unsubscribe": f"<https://b.example.org/u/{i}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        )
+        for i in range(count)
+    ]
+    return OutgoingBatch(
+        send_id=7, batch_id=9, attempt_key="k1", content=content, recipients=recipients
+    )
+
+
+def store_events(events: list[dict[str, Any]]) -> None:
+    """Store SendGrid events as the webhook does, once its request is verified."""
+    with session_scope() as session:
+        apply_events(session, [sendgrid_event(e) for e in events], received_at=clock.now())

@@ -20,17 +20,18 @@ from briefmail.render import personalise as p
 from briefmail.render.personalise import Template
 from briefmail.sending import service
 from briefmail.sending.backends.base import (
-    OutgoingBatch,
-    OutgoingContent,
-    OutgoingRecipient,
     PermanentError,
 )
 from briefmail.sending.backends.sendgrid import SendGridBackend, build_body
 from briefmail.sending.retry import RetryPolicy
-from briefmail.tracking.events import apply_events
-from briefmail.tracking.sendgrid_events import sendgrid_event
 from tests.fakes.sendgrid_server import API_KEY, BadRequest, FakeSendGrid, exactly_once, validate
-from tests.sending.helpers import add_people, make_engine, store_brief
+from tests.sending.helpers import (
+    add_people,
+    make_engine,
+    outgoing_batch,
+    store_brief,
+    store_events,
+)
 
 
 @pytest.fixture
@@ -43,43 +44,8 @@ def backend(fake: FakeSendGrid, timeout: float = 5.0) -> SendGridBackend:
     return SendGridBackend(api_key=API_KEY, host=fake.url, timeout=timeout)
 
 
-def _batch(
-    count: int, *, values: dict[str, str] | None = None, headers: dict[str, str] | None = None
-) -> OutgoingBatch:
-    content = OutgoingContent(
-        subject="Subject",
-        html="<p>Hi %%bm:name_html%% <a href='%%bm:l1%%'>x</a> %%bm:unsubscribe_url%%</p>",
-        text="Hi %%bm:name%% %%bm:l1%% %%bm:unsubscribe_url%%",
-        from_address="Brief <brief@example.org>",
-    )
-    recipients = [
-        OutgoingRecipient(
-            delivery_id=100 + i,
-            subscriber_id=i + 1,
-            email=f"r{i}@example.org",
-            name=f"R {i}",
-            values=values
-            or {
-                p.NAME: f"R {i}",
-                p.NAME_HTML: f"R {i}",
-                "l1": f"https://b.example.org/c/{i}",
-                p.UNSUBSCRIBE_URL: f"https://b.example.org/u/{i}",
-            },
-            headers=headers
-            or {
-                "List-Unsubscribe": f"<https://b.example.org/u/{i}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-        )
-        for i in range(count)
-    ]
-    return OutgoingBatch(
-        send_id=7, batch_id=9, attempt_key="k1", content=content, recipients=recipients
-    )
-
-
 def test_body_has_one_personalization_per_recipient_and_passes_sendgrid_checks() -> None:
-    body = build_body(_batch(3))
+    body = build_body(outgoing_batch(3))
     personalizations = validate(body)
     assert len(personalizations) == 3
     second = personalizations[1]
@@ -104,15 +70,15 @@ def test_body_has_one_personalization_per_recipient_and_passes_sendgrid_checks()
 @pytest.mark.parametrize(
     ("batch", "message"),
     [
-        (lambda: _batch(1001), "at most 1000"),
+        (lambda: outgoing_batch(1001), "at most 1000"),
         (
-            lambda: _batch(
+            lambda: outgoing_batch(
                 1,
                 values={p.NAME: "x" * 10_001, p.NAME_HTML: "x", "l1": "u", p.UNSUBSCRIBE_URL: "u"},
             ),
             "10000 per recipient",
         ),
-        (lambda: _batch(1, headers={"Subject": "x"}), "reserved"),
+        (lambda: outgoing_batch(1, headers={"Subject": "x"}), "reserved"),
     ],
 )
 def test_limits_are_refused_before_sending(batch: Any, message: str) -> None:
@@ -140,7 +106,7 @@ def test_limits_are_refused_before_sending(batch: Any, message: str) -> None:
     ],
 )
 def test_the_stand_in_refuses_what_sendgrid_refuses(mutate: Any, field: str) -> None:
-    body = build_body(_batch(2))
+    body = build_body(outgoing_batch(2))
     mutate(body)
     with pytest.raises(BadRequest) as caught:
         validate(body)
@@ -148,7 +114,7 @@ def test_the_stand_in_refuses_what_sendgrid_refuses(mutate: Any, field: str) -> 
 
 
 def test_the_stand_in_refuses_more_than_1000_recipients() -> None:
-    body = build_body(_batch(1000))
+    body = build_body(outgoing_batch(1000))
     body["personalizations"][0]["to"].append({"email": "extra@example.org"})
     with pytest.raises(BadRequest, match="1000 total recipients"):
         validate(body)
@@ -271,12 +237,6 @@ def test_a_slow_answer_within_the_timeout_is_fine(db_url: str, fake: FakeSendGri
     assert (view.status, view.accepted) == ("sent", 5)
 
 
-def _store_events(events: list[dict[str, Any]]) -> None:
-    """Store SendGrid events as the webhook does, once its request is verified."""
-    with session_scope() as session:
-        apply_events(session, [sendgrid_event(e) for e in events], received_at=clock.now())
-
-
 def test_no_answer_means_unknown_then_events_settle_it(db_url: str, fake: FakeSendGrid) -> None:
     send_id = _setup(6)
     fake.plan(202, delay=1.5)  # longer than the client's timeout: accepted, unanswered
@@ -289,7 +249,7 @@ def test_no_answer_means_unknown_then_events_settle_it(db_url: str, fake: FakeSe
     engine.tick()
     engine.work()
     assert len(fake.accepted) == 6
-    _store_events(fake.events())
+    store_events(fake.events())
     report = engine.tick()
     assert set(report.settled.values()) == {"accepted"}
     with session_scope() as session:
@@ -306,7 +266,7 @@ def test_events_of_another_attempt_prove_nothing(db_url: str, fake: FakeSendGrid
     events = fake.events()
     for e in events:
         e["attempt_key"] = "some-other-attempt"
-    _store_events(events)
+    store_events(events)
     engine.tick()
     with session_scope() as session:
         assert service.get_send(session, send_id).batches == {"unknown": 1}
@@ -348,7 +308,7 @@ def _post_labelled(url: str, raw: bytes, content_type: str) -> int:
 
 
 def test_the_stand_in_refuses_a_body_that_is_not_labelled_json(fake: FakeSendGrid) -> None:
-    raw = orjson.dumps(build_body(_batch(1)))
+    raw = orjson.dumps(build_body(outgoing_batch(1)))
     assert _post_labelled(fake.url, raw, "text/plain") == 415
     assert _post_labelled(fake.url, raw, "application/json; charset=utf-8") == 202
     assert [r["status"] for r in fake.requests] == [415, 202]

@@ -30,7 +30,7 @@ from briefmail.sending.backends.base import (
 from briefmail.sending.backends.sendgrid import SendGridBackend, retry_after_seconds
 from tests.conftest import ROOT
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid, RemoteFakeSendGrid
-from tests.sending.test_sendgrid import _batch
+from tests.sending.helpers import outgoing_batch
 
 
 def _free_port() -> int:
@@ -88,7 +88,7 @@ def _backend(url: str, timeout: float = 5.0) -> SendGridBackend:
 def test_a_refused_connection_is_safe_to_retry() -> None:
     backend = _backend(f"http://127.0.0.1:{_free_port()}")
     with pytest.raises(TransientError, match=r"request not delivered \(ConnectionRefusedError"):
-        backend.send_batch(_batch(2))
+        backend.send_batch(outgoing_batch(2))
 
 
 def test_a_body_the_server_never_takes_in_is_safe_to_retry() -> None:
@@ -102,7 +102,7 @@ def test_a_body_the_server_never_takes_in_is_safe_to_retry() -> None:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         big = {p.NAME: "x" * 9000, p.NAME_HTML: "x", "l1": "u", p.UNSUBSCRIBE_URL: "u"}
         with pytest.raises(TransientError, match=r"request not delivered \(TimeoutError"):
-            _backend(url, timeout=0.5).send_batch(_batch(1000, values=big))
+            _backend(url, timeout=0.5).send_batch(outgoing_batch(1000, values=big))
 
 
 def _close(conn: socket.socket) -> None:
@@ -131,7 +131,7 @@ def test_no_answer_after_the_whole_body_is_an_unknown_outcome(
 ) -> None:
     with _server(after_body) as (url, bodies):
         with pytest.raises(UnknownOutcomeError, match=f"no answer after the request.*{reason}"):
-            _backend(url, timeout=0.5).send_batch(_batch(2))
+            _backend(url, timeout=0.5).send_batch(outgoing_batch(2))
         assert len(bodies) == 1  # the request did leave: SendGrid may have taken it
 
 
@@ -159,7 +159,7 @@ def test_an_answer_is_read_by_its_status(
 ) -> None:
     fake.plan(status, body=f"said {status}")
     with pytest.raises(kind) as caught:
-        _backend(fake.url).send_batch(_batch(1))
+        _backend(fake.url).send_batch(outgoing_batch(1))
     error = caught.value
     assert isinstance(error, PermanentError | TransientError)
     assert error.status == status
@@ -173,14 +173,14 @@ def test_429_carries_retry_after_and_5xx_none(fake: FakeSendGrid) -> None:
     fake.plan(503)
     backend = _backend(fake.url)
     with pytest.raises(TransientError) as limited:
-        backend.send_batch(_batch(1))
+        backend.send_batch(outgoing_batch(1))
     with pytest.raises(TransientError) as unavailable:
-        backend.send_batch(_batch(1))
+        backend.send_batch(outgoing_batch(1))
     assert (limited.value.retry_after, unavailable.value.retry_after) == (7, None)
 
 
 def test_the_body_goes_once_serialised_as_json(fake: FakeSendGrid) -> None:
-    result = _backend(fake.url).send_batch(_batch(3))
+    result = _backend(fake.url).send_batch(outgoing_batch(3))
     assert result.provider_message_id == fake.requests[0]["message_id"]
     assert [a["email"] for a in fake.accepted] == [f"r{i}@example.org" for i in range(3)]
     assert fake.bodies[0]["from"] == {"email": "brief@example.org", "name": "Brief"}
@@ -230,13 +230,13 @@ def test_the_stand_in_as_a_subprocess() -> None:
         backend = SendGridBackend(api_key=API_KEY, host=url, timeout=5)
         fake.plan(429, retry_after=2)
         with pytest.raises(TransientError) as caught:
-            backend.send_batch(_batch(2))
+            backend.send_batch(outgoing_batch(2))
         assert (caught.value.status, caught.value.retry_after) == (429, 2)
-        assert backend.send_batch(_batch(2)).provider_message_id
+        assert backend.send_batch(outgoing_batch(2)).provider_message_id
         assert [p["email"] for p in fake.accepted] == ["r0@example.org", "r1@example.org"]
         wrong_key = SendGridBackend(api_key="SG.wrong", host=url, timeout=5)
         with pytest.raises(PermanentError) as refused:
-            wrong_key.send_batch(_batch(1))
+            wrong_key.send_batch(outgoing_batch(1))
         assert refused.value.status == 401
         assert [r["status"] for r in fake.requests] == [429, 202, 401]
     finally:
@@ -248,7 +248,7 @@ def test_the_api_key_and_the_links_stay_out_of_debug_logs(
     fake: FakeSendGrid, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    _backend(fake.url).send_batch(_batch(2))
+    _backend(fake.url).send_batch(outgoing_batch(2))
     assert fake.accepted
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert API_KEY not in logged

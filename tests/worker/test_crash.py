@@ -14,8 +14,7 @@ from briefmail.db.session import session_scope
 from briefmail.sending import service
 from tests.conftest import ROOT
 from tests.fakes.sendgrid_server import FakeSendGrid
-from tests.sending.helpers import add_people, store_brief
-from tests.sending.test_sendgrid import _store_events
+from tests.sending.helpers import add_people, store_brief, store_events
 from tests.worker.conftest import Worker, wait_until, worker_env
 
 AUDIENCE = 600
@@ -81,7 +80,7 @@ def test_sigkill_mid_send_then_restart_mails_everyone_exactly_once(
     assert _status(send_id) == "sending"
 
     # SendGrid's events for what it accepted arrive (the webhook stores them).
-    _store_events(fake.events())
+    store_events(fake.events())
     wait_until(
         lambda: "unknown" not in _batches(send_id).values() or _left_without_events(send_id, fake),
         what="events settle",

@@ -28,7 +28,7 @@ from briefmail import clock
 from briefmail.audience.csv_import import import_csv
 from briefmail.briefs.store import approve_brief, import_brief, topic_slugs
 from briefmail.cli import app
-from briefmail.cli.report import _print as print_report
+from briefmail.cli.report import print_report
 from briefmail.config import Settings, get_settings
 from briefmail.db.session import dispose_engines, session_scope
 from briefmail.demo import population, traffic

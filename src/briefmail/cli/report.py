@@ -48,12 +48,12 @@ def report(
         document = ReportOut.of(figures).model_dump(mode="json")
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        _print(figures)
+        print_report(figures)
     if html is not None:
         typer.echo(f"Wrote {html}", err=as_json)
 
 
-def _print(figures: BriefReport) -> None:
+def print_report(figures: BriefReport) -> None:
     a = figures.audience
     out.print(f"[bold]{escape(figures.title)}[/] ({escape(figures.slug)})")
     out.print(
