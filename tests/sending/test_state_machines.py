@@ -42,50 +42,41 @@ def _set(table: str, row_id: int, status: str) -> None:
         )
 
 
+def _walk_every_edge(writer: str, table: str, model: type, row_id: int) -> None:
+    """Drive `writer` from every status, by every event, to every status, on one row:
+    it moves the row exactly along the table's edges and refuses moves it has none for."""
+    machine, events, statuses = MACHINES[writer]
+    move = {"move_sends": move_sends, "move_batches": move_batches}[writer]
+    this = model.id == row_id
+    for event in events:
+        for target in statuses:
+            allowed = {e.source for e in machine.edges if e.event == event and e.target == target}
+            for source in statuses:
+                _set(table, row_id, source)
+                with session_scope() as session:
+                    if not allowed:
+                        with pytest.raises(TransitionError):
+                            move(session, this, by=event, to=target)
+                        continue
+                    moved = move(session, this, by=event, to=target)
+                with session_scope() as session:
+                    now = session.get_one(model, row_id).status
+                edge = f"{source} --{event}--> {target}"
+                if source in allowed:
+                    assert (moved, now) == (1, target), edge
+                else:
+                    assert (moved, now) == (0, source), f"moved along {edge}, not in the table"
+
+
 def test_the_batch_writer_moves_along_every_edge_and_nowhere_else(db_url: str) -> None:
     send_id = started_send(5)
     with session_scope() as session:
         batch_id = session.scalars(select(Batch.id).where(Batch.send_id == send_id)).one()
-    for event in BatchEvent:
-        for target in BatchStatus:
-            allowed = {e.source for e in BATCH.edges if e.event == event and e.target == target}
-            for source in BatchStatus:
-                _set("batches", batch_id, source)
-                with session_scope() as session:
-                    if not allowed:
-                        with pytest.raises(TransitionError):
-                            move_batches(session, Batch.id == batch_id, by=event, to=target)
-                        continue
-                    moved = move_batches(session, Batch.id == batch_id, by=event, to=target)
-                with session_scope() as session:
-                    now = session.get_one(Batch, batch_id).status
-                edge = f"{source} --{event}--> {target}"
-                if source in allowed:
-                    assert (moved, now) == (1, target), edge
-                else:
-                    assert (moved, now) == (0, source), f"moved along {edge}, not in the table"
+    _walk_every_edge("move_batches", "batches", Batch, batch_id)
 
 
 def test_the_send_writer_moves_along_every_edge_and_nowhere_else(db_url: str) -> None:
-    send_id = started_send(5)
-    for event in SendEvent:
-        for target in SendStatus:
-            allowed = {e.source for e in SEND.edges if e.event == event and e.target == target}
-            for source in SendStatus:
-                _set("sends", send_id, source)
-                with session_scope() as session:
-                    if not allowed:
-                        with pytest.raises(TransitionError):
-                            move_sends(session, Send.id == send_id, by=event, to=target)
-                        continue
-                    moved = move_sends(session, Send.id == send_id, by=event, to=target)
-                with session_scope() as session:
-                    now = session.get_one(Send, send_id).status
-                edge = f"{source} --{event}--> {target}"
-                if source in allowed:
-                    assert (moved, now) == (1, target), edge
-                else:
-                    assert (moved, now) == (0, source), f"moved along {edge}, not in the table"
+    _walk_every_edge("move_sends", "sends", Send, started_send(5))
 
 
 def test_a_writer_refuses_a_status_among_the_values(db_url: str) -> None:
