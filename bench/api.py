@@ -25,9 +25,12 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.redirect_support import drop_database, make_database  # noqa: E402
+
 EXAMPLE = ROOT / "examples" / "briefs" / "2024-01-08-clinician-educators.md"
 KEY = "bench-secret-key-0123456789abcdef"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def env_for(url: str, workdir: Path) -> dict[str, str]:
@@ -112,30 +115,6 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     sys.exit("briefmail web did not start")
 
 
-def database(kind: str, workdir: Path) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}", None
-    from sqlalchemy import create_engine, text
-
-    name = f"briefmail_bench_api_{os.getpid()}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", name
-
-
-def drop(name: str | None) -> None:
-    if name is None:
-        return
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
@@ -145,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url, pg_name = database(args.database, workdir)
+        url, pg_name = make_database(args.database, workdir)
         try:
             env = env_for(url, workdir)
             token, send_id = seed(env, workdir)
@@ -174,7 +153,7 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=60)
         finally:
-            drop(pg_name)
+            drop_database(pg_name)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import cast
 
 from sqlalchemy import Table, select
+from sqlalchemy.types import Text
 
 from briefmail.db.dialect import bulk_insert_ignoring, insert_new, member_of
 from briefmail.db.models import Topic
@@ -76,8 +77,6 @@ def test_member_of_matches_exactly_the_listed_values(db_url: str) -> None:
         bulk_insert_ignoring(session, TOPICS, COLUMNS, _rows(*(f"t{i:04}" for i in range(3000))))
     wanted = [f"t{i:04}" for i in range(0, 3000, 3)] + ["absent"]
     with session_scope() as session:
-        from sqlalchemy.types import Text
-
         found = session.scalars(
             select(Topic.slug).where(member_of(session, Topic.slug, wanted, Text()))
         )
