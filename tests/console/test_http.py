@@ -267,3 +267,21 @@ def test_next_after_sign_in_stays_in_the_console(console_server: Start) -> None:
         assert 'name="next" value="/console/"' in page.text
         page = client.get("/console/login", params={"next": "/console/sends"})
         assert 'name="next" value="/console/sends"' in page.text
+
+
+def test_unknown_things_are_a_404_page_not_a_server_error(console_server: Start) -> None:
+    server = console_server()
+    client = signed_in(server.url, "admin")
+    for path, words in [
+        ("/console/briefs/no-such-brief", "no brief &#39;no-such-brief&#39;"),
+        ("/console/briefs/no-such-brief/preview.html", "no brief &#39;no-such-brief&#39;"),
+        ("/console/reports/no-such-brief", "no brief &#39;no-such-brief&#39;"),
+        ("/console/sends/999", "no send 999"),
+        ("/console/sends/999/progress", "no send 999"),
+    ]:
+        answer = client.get(path)
+        assert (answer.status_code, path) == (404, path)
+        assert words in answer.text
+        assert 'href="/console/"' in answer.text  # the way back
+    # An id past what the database holds is bad input, not a crash.
+    assert client.get("/console/sends/99999999999999999999999").status_code == 400

@@ -20,9 +20,10 @@ from starlette.staticfiles import StaticFiles
 from briefmail.config import Settings
 from briefmail.console import auditlog, briefs, dashboard, login, reports, schedule, sends
 from briefmail.console import subscribers as people
-from briefmail.console.auth import current_visit
+from briefmail.console.auth import current_visit, refusal_status
 from briefmail.console.context import ConsoleContext, console
 from briefmail.console.headers import NoStore
+from briefmail.errors import BriefmailError, InvalidInputError, NotFoundError, StateError
 
 STATIC = Path(__file__).with_name("static")
 # A brief file or a CSV of subscribers; every other console form is tiny.
@@ -47,6 +48,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         exc.status_code,
         title=title,
         lines=[lines],
+        back_to="/console/",
+    )
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A page asked for something a service says is not there (a brief, a send) or
+    cannot be (an id past what the database holds): its words, not a server error.
+    Only signed-in people get this far (`guard` runs first)."""
+    assert isinstance(exc, BriefmailError)
+    status = refusal_status(exc)
+    return console(request).renderer.page(
+        request,
+        await current_visit(request),
+        "error.html",
+        status,
+        title="Not found" if status == 404 else "Not done",
+        lines=str(exc).splitlines(),
         back_to="/console/",
     )
 
@@ -101,7 +119,13 @@ def console_app(settings: Settings, sessions: sessionmaker[Session]) -> Starlett
     app = Starlette(
         routes=routes,
         middleware=[Middleware(NoStore)],
-        exception_handlers={HTTPException: _http_error, 500: _server_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            NotFoundError: _refused,
+            InvalidInputError: _refused,
+            StateError: _refused,
+            500: _server_error,
+        },
     )
     app.state.console = ConsoleContext.build(settings, sessions)
     return app

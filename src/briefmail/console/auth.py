@@ -160,19 +160,22 @@ def back(path: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={done}", status_code=303)
 
 
+def refusal_status(exc: BriefmailError) -> int:
+    if isinstance(exc, InvalidInputError):
+        return 400
+    if isinstance(exc, NotFoundError):
+        return 404
+    return 409
+
+
 def refused(request: Request, visit: Visit, exc: BriefmailError, back_to: str) -> Response:
     """A service said no (bad input 400, not found 404, wrong state 409): its words, and
     the way back."""
-    status = 409
-    if isinstance(exc, InvalidInputError):
-        status = 400
-    elif isinstance(exc, NotFoundError):
-        status = 404
     return console(request).renderer.page(
         request,
         visit,
         "error.html",
-        status,
+        refusal_status(exc),
         title="Not done",
         lines=str(exc).splitlines(),
         back_to=back_to,
