@@ -41,12 +41,25 @@ class BriefmailApi(FastAPI):
                 servers=[{"url": PREFIX}],
                 tags=self.openapi_tags,
             )
+            _name_scopes(document)
             schema = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(schema.pop("$defs", {}))
             schemas["Problem"] = schema
             self.openapi_schema = document
         return self.openapi_schema
+
+
+def _name_scopes(document: dict[str, Any]) -> None:
+    """Say each operation's scope in its description too: Swagger UI shows that, and
+    not the scopes of a bearer scheme's security requirement."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            scopes = [s for req in operation.get("security", []) for s in next(iter(req.values()))]
+            if scopes:
+                said = ", ".join(f"`{s}`" for s in scopes)
+                text = operation.get("description", "")
+                operation["description"] = f"{text}\n\nScope: {said}.".lstrip()
 
 
 def create_api(settings: Settings) -> FastAPI:

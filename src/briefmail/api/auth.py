@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from briefmail import clock
@@ -37,11 +37,15 @@ class Caller:
 
 
 def scope(needed: Scope) -> Any:
-    """A dependency admitting requests whose token has the `needed` scope."""
+    """A dependency admitting requests whose token has the `needed` scope.
+
+    The scope is declared on the bearer scheme (`Security(..., scopes=...)`), so the
+    OpenAPI document's security requirement of each operation names it (OpenAPI 3.1
+    lets a non-OAuth scheme list the roles it needs there)."""
 
     def check(
         request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        credentials: HTTPAuthorizationCredentials | None = Security(_bearer, scopes=[needed]),
     ) -> Caller:
         if credentials is None:
             raise ApiProblem(401, "send a token: Authorization: Bearer TOKEN", headers=_CHALLENGE)
