@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import httpx
@@ -123,6 +124,8 @@ def test_bad_json_names_the_field(api: Api) -> None:
     ) == ("timezone")
     assert _field(cms.get("/subscribers", params={"status": "gone"})) == "status"
     assert _field(cms.get("/subscribers", params={"cursor": "!!"})) == "cursor"
+    past_any_row = base64.urlsafe_b64encode(b"9" * 30).decode()  # no database holds it
+    assert _field(cms.get("/subscribers", params={"cursor": past_any_row})) == "cursor"
     assert _field(cms.get("/sends/abc")) == "send_id"
 
 

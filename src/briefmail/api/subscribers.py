@@ -34,6 +34,7 @@ from briefmail.audience.views import (
     SubscriberStatus,
     TopicsOut,
 )
+from briefmail.db.session import INTEGER_RANGE
 
 router = APIRouter(tags=["subscribers"])
 UPLOAD_NAME = "<request body>"
@@ -69,7 +70,7 @@ def _after(cursor: str | None) -> int:
         after = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise FieldInvalid("cursor", "not a cursor this API gave out") from None
-    if after < 0:
+    if after not in INTEGER_RANGE or after < 0:
         raise FieldInvalid("cursor", "not a cursor this API gave out")
     return after
 
