@@ -175,3 +175,8 @@ def test_subscribers_page_through_with_cursors(api: Api) -> None:
     found = reader.get("/subscribers", params={"q": "PERSON 3"}).json()
     assert [p["email"] for p in found["subscribers"]] == ["p3@example.org"]
     assert found["next"] is None
+    # Empty parameters, as a form or the issue's `?status=&topic=&q=&cursor=` sends
+    # them, filter nothing.
+    empty = reader.get("/subscribers?status=&topic=&q=&cursor=")
+    assert empty.status_code == 200, empty.text
+    assert len(empty.json()["subscribers"]) == 6

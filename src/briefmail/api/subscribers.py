@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from briefmail import clock
 from briefmail.accounts import audit
@@ -77,7 +77,11 @@ def _after(cursor: str | None) -> int:
 
 @router.get("/subscribers", response_model=SubscriberPage, responses=responses(401, 403, 422))
 def subscribers(
-    status: Annotated[SubscriberStatus | None, Query()] = None,
+    status: Annotated[
+        SubscriberStatus | None,
+        BeforeValidator(lambda value: value or None),  # `status=` filters nothing
+        Query(description="Empty or absent: any."),
+    ] = None,
     topic: Annotated[str | None, Query(description="Those who chose this topic.")] = None,
     q: Annotated[str | None, Query(description="Part of the email or name.")] = None,
     cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
