@@ -285,3 +285,40 @@ def test_unknown_things_are_a_404_page_not_a_server_error(console_server: Start)
         assert 'href="/console/"' in answer.text  # the way back
     # An id past what the database holds is bad input, not a crash.
     assert client.get("/console/sends/99999999999999999999999").status_code == 400
+
+
+def test_every_post_route_checks_the_csrf_token_and_the_role(console_server: Start) -> None:
+    """Found from the app's routes, so a new action without `guard` fails here."""
+    from starlette.routing import Route
+
+    from briefmail.config import get_settings
+    from briefmail.console.app import console_app
+    from briefmail.db.session import session_factory
+
+    server = console_server()
+    app = console_app(get_settings(), session_factory(get_settings().database_url))
+    values = {"slug": "no-such-brief", "send_id": "1", "batch_id": "1"}
+    posts = [
+        "/console" + route.path.replace(":int", "").format(**values)
+        for route in app.routes
+        if isinstance(route, Route) and "POST" in (route.methods or ())
+    ]
+    assert len(posts) == 13
+    people = {role: signed_in(server.url, role) for role in ("editor", "marketing", "admin")}
+    tokens = {role: csrf(client) for role, client in people.items()}
+    with session_scope() as session:
+        before = session.scalars(select(AuditEntry.action)).all()
+    for path in posts:
+        if path in ("/console/login", "/console/logout"):
+            continue
+        assert people["admin"].post(path, data={}).status_code == 403, path
+        with httpx.Client(base_url=server.url) as anonymous:
+            assert anonymous.post(path, data={"csrf_token": tokens["admin"]}).status_code == 403
+        refused = [
+            role
+            for role in ("editor", "marketing")
+            if people[role].post(path, data={"csrf_token": tokens[role]}).status_code == 403
+        ]
+        assert refused, f"{path}: neither editor nor marketing is refused"
+    with session_scope() as session:
+        assert session.scalars(select(AuditEntry.action)).all() == before  # nothing was done
