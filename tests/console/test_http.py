@@ -322,3 +322,29 @@ def test_every_post_route_checks_the_csrf_token_and_the_role(console_server: Sta
         assert refused, f"{path}: neither editor nor marketing is refused"
     with session_scope() as session:
         assert session.scalars(select(AuditEntry.action)).all() == before  # nothing was done
+
+
+def test_a_page_polling_by_itself_is_not_activity(console_server: Start) -> None:
+    """An open send page or dashboard polls a send's progress; the session must still end
+    after the idle time without a person's request, and the poll then reloads the page
+    (which goes to the sign-in page)."""
+    from briefmail.sending import service
+
+    slug = stored_brief(approved=True)
+    start = clock.now()
+    clock.set_now(start)
+    with session_scope() as session:
+        at = start + timedelta(days=7)
+        send_id = service.request_send(session, slug, at=at, now=start, by="test").id
+    server = console_server(console_idle_minutes=30)
+    client = signed_in(server.url, "admin")
+    poll = {"hx-request": "true"}
+    for minutes in (10, 20, 29):
+        clock.set_now(start + timedelta(minutes=minutes))
+        answer = client.get(f"/console/sends/{send_id}/progress", headers=poll)
+        assert answer.status_code == 200
+        assert "scheduled" in answer.text
+    clock.set_now(start + timedelta(minutes=31))
+    ended = client.get(f"/console/sends/{send_id}/progress", headers=poll)
+    assert ended.headers.get("hx-refresh") == "true"
+    assert client.get("/console/").status_code == 303  # to the sign-in page

@@ -58,9 +58,12 @@ def start_session(session: Session, user: User, *, ip: str, user_agent: str, now
 
 
 def resume_session(
-    session: Session, token: str, *, now: datetime, idle: timedelta
+    session: Session, token: str, *, now: datetime, idle: timedelta, touch: bool = True
 ) -> ActiveSession | None:
-    """The live session whose cookie is `token`, touched; None if unknown, ended or idle."""
+    """The live session whose cookie is `token`, touched; None if unknown, ended or idle.
+
+    `touch=False` for a request a page makes by itself (a progress poll): it is not a
+    person's activity, so it must not keep an open tab signed in for ever."""
     if not token:
         return None
     row = session.scalars(
@@ -73,7 +76,7 @@ def resume_session(
         row.ended_at = last_seen + idle
         session.flush()
         return None
-    if now - last_seen >= TOUCH_EVERY:
+    if touch and now - last_seen >= TOUCH_EVERY:
         row.last_seen_at = now
         session.flush()
     return ActiveSession(row, row.user)

@@ -85,15 +85,18 @@ def clear_session_cookie(response: Response, ctx: ConsoleContext) -> None:
     )
 
 
-async def current_visit(request: Request) -> Visit | None:
-    """The live session of this request's cookie (touched), or None."""
+async def current_visit(request: Request, *, touch: bool = True) -> Visit | None:
+    """The live session of this request's cookie (touched unless `touch` is False), or
+    None."""
     ctx = console(request)
     token = request.cookies.get(COOKIE, "")
     if not token:
         return None
 
     def resume(session: Session) -> tuple[str, str] | None:
-        active = sessions.resume_session(session, token, now=clock.now(), idle=ctx.idle)
+        active = sessions.resume_session(
+            session, token, now=clock.now(), idle=ctx.idle, touch=touch
+        )
         return None if active is None else (active.user.email, active.user.role)
 
     found = await ctx.db(resume)
@@ -123,16 +126,28 @@ async def read_post(request: Request, limits: dict[str, Any]) -> FormData | None
         return None
 
 
-def guard(permission: Permission, *, upload: bool = False) -> Callable[[Handler], Any]:
+def guard(
+    permission: Permission, *, upload: bool = False, poll: bool = False
+) -> Callable[[Handler], Any]:
     """Run the handler only for a signed-in person whose role has `permission`, and for
-    a POST only with the session's CSRF token from our own origin."""
+    a POST only with the session's CSRF token from our own origin.
+
+    `poll`: a page requests this by itself (htmx), so it does not count as activity.
+    An htmx request whose session has ended reloads its page (`HX-Refresh`), which then
+    goes to the sign-in page, rather than following a redirect into a fragment."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         @wraps(handler)
         async def endpoint(request: Request) -> Response:
             ctx = console(request)
-            visit = await current_visit(request)
+            visit = await current_visit(request, touch=not poll)
             if visit is None:
+                if request.headers.get("hx-request") == "true":
+                    response = ctx.renderer.page(
+                        request, None, "denied.html", 403, reason="signed-out"
+                    )
+                    response.headers["hx-refresh"] = "true"
+                    return response
                 if request.method in ("GET", "HEAD"):
                     target = quote(request.url.path, safe="/")
                     return RedirectResponse(f"/console/login?next={target}", status_code=303)

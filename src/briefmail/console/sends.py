@@ -49,7 +49,7 @@ async def send_page(request: Request, visit: Visit) -> Response:
     )
 
 
-@guard(Permission.SENDS_READ)
+@guard(Permission.SENDS_READ, poll=True)
 async def progress(request: Request, visit: Visit) -> Response:
     ctx = console(request)
     view = await ctx.db(service.get_send, request.path_params["send_id"])
