@@ -159,6 +159,10 @@ def marketer_sends_and_reads(
     with page.expect_request("**/console/sends/1/progress"):
         pass  # htmx polls by itself
     expect(page.get_by_text(f"0 of {SUBSCRIBERS} accepted")).to_be_visible()
+    page.goto(f"{base}/console/sends")  # the list shows the same live bar
+    expect(page.locator("#progress-1 progress")).to_be_visible()
+    fits_a_phone(page)
+    page.go_back()
     fake.release()
     expect(status).to_have_text("sent", timeout=30_000)
     expect(page.get_by_text(f"{SUBSCRIBERS} of {SUBSCRIBERS} accepted")).to_be_visible()

@@ -348,3 +348,20 @@ def test_a_page_polling_by_itself_is_not_activity(console_server: Start) -> None
     ended = client.get(f"/console/sends/{send_id}/progress", headers=poll)
     assert ended.headers.get("hx-refresh") == "true"
     assert client.get("/console/").status_code == 303  # to the sign-in page
+
+
+def test_the_sends_list_shows_live_progress_for_unfinished_sends(console_server: Start) -> None:
+    from briefmail.sending import service
+
+    slug = stored_brief(approved=True)
+    now = clock.now()
+    with session_scope() as session:
+        week = timedelta(days=7)
+        waiting_id = service.request_send(session, slug, at=now + week, now=now, by="t").id
+        done_id = service.request_send(session, slug, at=now + 2 * week, now=now, by="t").id
+        service.cancel_send(session, done_id, now=now)
+    client = signed_in(console_server().url, "marketing")
+    page = client.get("/console/sends").text
+    assert f'hx-get="/console/sends/{waiting_id}/progress"' in page
+    assert f'aria-label="Send {waiting_id}: 0 of' in page
+    assert f"/console/sends/{done_id}/progress" not in page

@@ -22,7 +22,7 @@ from briefmail.cli import app
 from briefmail.cli.audit import record
 from briefmail.config import get_settings
 from briefmail.db.session import session_factory, session_scope
-from briefmail.errors import InvalidInputError
+from briefmail.errors import InvalidInputError, StateError
 from briefmail.sending import sendgrid_limits, service
 from briefmail.sending.engine_factory import engine_from_settings
 from briefmail.sending.options import SendOptions
@@ -132,16 +132,20 @@ def send(
         else None
     )
     with session_scope() as session:
-        row = service.request_send(
-            session,
-            slug,
-            at=parse_at(at, tz) if at is not None else None,
-            now=current,
-            topics=_split(topics) or None,
-            test_to=_split(test_to) if test_to is not None else None,
-            by=by,
-            check_fit=check,
-        )
+        try:
+            row = service.request_send(
+                session,
+                slug,
+                at=parse_at(at, tz) if at is not None else None,
+                now=current,
+                topics=_split(topics) or None,
+                test_to=_split(test_to) if test_to is not None else None,
+                by=by,
+                check_fit=check,
+            )
+        except service.NotApprovedError as exc:
+            hint = f"`briefmail brief approve {exc.slug} --by NAME`, or a proof with --test-to"
+            raise StateError(f"{exc}: {hint}") from None
         send_id, due = row.id, clock.as_utc(row.scheduled_for) <= current
         action = Action.SEND_PROOF if row.kind == "test" else Action.SEND_CREATE
         when = clock.as_utc(row.scheduled_for).isoformat()

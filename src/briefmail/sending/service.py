@@ -42,6 +42,18 @@ HANDED_OVER = DELIVERY_STATUSES[DELIVERY_STATUSES.index("accepted") :]
 FINAL_SEND = (SendStatus.SENT, SendStatus.FAILED, SendStatus.CANCELLED)
 
 
+class NotApprovedError(StateError):
+    """Only an approved brief goes to subscribers. Each surface says how to approve in
+    its own terms (a command, a button, a route), so the slug travels with the error."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        super().__init__(
+            f"brief {slug!r} is a draft: it must be approved before it goes to "
+            "subscribers (a proof to test addresses needs no approval)"
+        )
+
+
 def create_send(
     session: Session,
     slug: str,
@@ -59,11 +71,7 @@ def create_send(
     """
     brief = get_brief(session, slug)
     if brief.status != "approved":
-        raise StateError(
-            f"brief {brief.slug!r} is a draft: approve it first "
-            f"(`briefmail brief approve {brief.slug} --by NAME`), "
-            "or send a proof with --test-to"
-        )
+        raise NotApprovedError(brief.slug)
     if at.tzinfo is None:
         raise InvalidInputError("--at: give a time zone or offset")
     if at < now - PAST_TOLERANCE:

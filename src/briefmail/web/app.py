@@ -29,6 +29,7 @@ from briefmail.web.alarmcounts import AlarmCounts
 from briefmail.web.clickport import ClickPort, listening
 from briefmail.web.context import WebContext, context
 from briefmail.web.forms import FORM_BODY_LIMIT
+from briefmail.web.pages import Pages
 from briefmail.web.redirect import ClickAnswers, ClickRedirects
 from briefmail.web.security_headers import SecurityHeaders
 
@@ -72,22 +73,25 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(body, headers={"cache-control": "no-store"})
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    pages = context(request).pages
-    if exc.status_code == 404:
-        return pages.not_found()
-    if exc.status_code == 405:
-        return pages.method_not_allowed((exc.headers or {}).get("Allow", ""))
-    if exc.status_code == 413:
-        return pages.error(413, "Too large", "That request was too large.")
-    return pages.error(exc.status_code, "Something went wrong", "Please try again.")
+def _error_pages(pages: Pages) -> dict[Any, Callable[[Request, Exception], Any]]:
+    """The app's error pages, bound to its own `Pages`: an error raised in a mounted app
+    (the API, the console) reaches these handlers after that app answered, with a scope
+    whose `app` is the mounted one, so they must not look the context up there."""
 
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return pages.not_found()
+        if exc.status_code == 405:
+            return pages.method_not_allowed((exc.headers or {}).get("Allow", ""))
+        if exc.status_code == 413:
+            return pages.error(413, "Too large", "That request was too large.")
+        return pages.error(exc.status_code, "Something went wrong", "Please try again.")
 
-async def _server_error(request: Request, _exc: Exception) -> Response:
-    return context(request).pages.error(
-        500, "Something went wrong", "Please try again in a few minutes."
-    )
+    async def server_error(_request: Request, _exc: Exception) -> Response:
+        return pages.error(500, "Something went wrong", "Please try again in a few minutes.")
+
+    return {HTTPException: http_error, 500: server_error}
 
 
 def create_app(
@@ -127,7 +131,7 @@ def create_app(
             Middleware(SecurityHeaders),  # every answer from here in, future pages too
         ],
         lifespan=ctx.lifespan if click_port is None else _with_listener(ctx, clicks, click_port),
-        exception_handlers={HTTPException: _http_error, 500: _server_error},
+        exception_handlers=_error_pages(ctx.pages),
     )
     app.state.ctx = ctx
     app.state.alarm_counts = AlarmCounts(ctx)  # /healthz: sending alarms by kind
