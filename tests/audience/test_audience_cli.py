@@ -102,6 +102,8 @@ def test_subscribers_import_add_unsubscribe_list_export(cli: Cli, tmp_path: Path
     code, exported, _ = cli("subscribers", "export")
     assert code == 0
     assert next(iter(csv.reader(io.StringIO(exported)))) == ["email", "name", "topics", "status"]
+    code, log, _ = cli("audit", "list", "--json", "--action", "subscribers.export")
+    assert [e["detail"] for e in json.loads(log)["entries"]] == [{"rows": 3}]  # who took the list
     again = tmp_path / "export.csv"
     again.write_text(exported, encoding="utf-8")
     code, out, err = cli("subscribers", "import", str(again))

@@ -173,4 +173,5 @@ def export() -> None:
     it off again.
     """
     with session_scope() as session:
-        write_csv(session, sys.stdout)
+        rows = write_csv(session, sys.stdout)
+        record(session, Action.SUBSCRIBERS_EXPORT, "subscribers.csv", {"rows": rows})
