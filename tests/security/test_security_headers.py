@@ -1,6 +1,7 @@
 """Framing, sniffing, leaking a token-bearing URL in a Referer, inline script: every
-HTML page answers with the headers that stop them, and so does a page added later
-without asking (the API, the console and the archive are coming)."""
+HTML page answers with the headers that stop them (the subscriber pages, the archive,
+the console, the API's docs, error pages), and so does a page added later without
+asking."""
 
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ def test_every_page_carries_the_security_headers(db_url, start_server) -> None:
         client.get("/c/not-a-token"),  # 404, answered in front of the router
         client.delete("/subscribe"),  # 405
         client.get("/no-such-page"),
+        client.get("/archive"),
+        client.get("/archive?topic=no-such-topic"),  # the archive's 404
+        client.get("/console/login"),
+        client.get("/api/v1/docs"),
     ]
     answers.append(client.get(confirm_path(outbox_messages(1)[0])))
     for answer in answers:
@@ -64,15 +69,23 @@ def test_every_page_carries_the_security_headers(db_url, start_server) -> None:
 
 
 async def _newly_added_page(_request: Request) -> Response:
-    return HTMLResponse("<!doctype html><title>Archive</title><p>A page added later</p>")
+    return HTMLResponse("<!doctype html><title>Later</title><p>A page added later</p>")
+
+
+async def _failing_page(_request: Request) -> Response:
+    raise RuntimeError("a bug")  # answered by the app's 500 page, outside the middleware
 
 
 def test_a_page_added_later_gets_them_without_asking(db_url) -> None:
     server = LiveServer(get_settings())
-    server.app.router.routes.append(Route("/archive/", _newly_added_page))
+    server.app.router.routes.append(Route("/added-later", _newly_added_page))
+    server.app.router.routes.append(Route("/failing", _failing_page))
     server.start()
     try:
-        check(httpx.get(f"{server.url}/archive/"))
+        check(httpx.get(f"{server.url}/added-later"))
+        failed = httpx.get(f"{server.url}/failing")
+        assert failed.status_code == 500
+        check(failed)
         api = httpx.get(f"{server.url}/healthz")  # not HTML: no page policy, still nosniff
         assert api.headers["x-content-type-options"] == "nosniff"
     finally:
