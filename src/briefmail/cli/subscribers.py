@@ -168,9 +168,9 @@ def list_(
 def export() -> None:
     """Every subscriber as CSV on stdout (email,name,topics,status); re-importable.
 
-    A cell a spreadsheet would run as a formula (one starting with =, +, - or @)
-    is written with a leading apostrophe; `briefmail subscribers import` takes
-    it off again.
+    A cell a spreadsheet would run as a formula (one starting with =, +, -, @,
+    a tab or a carriage return) is written with a leading apostrophe;
+    `briefmail subscribers import` takes it off again.
     """
     with session_scope() as session:
         rows = write_csv(session, sys.stdout)
