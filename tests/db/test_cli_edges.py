@@ -198,9 +198,18 @@ def process_env(url: str, **extra: str) -> dict[str, str]:
     return {**os.environ, "BRIEFMAIL_DATABASE_URL": url, **extra}
 
 
-def test_the_real_process_prints_one_line(empty_pg: str, closed_port_url: str) -> None:
+@pytest.mark.parametrize(
+    "args",
+    # run-due builds an engine (whose stop would log a line of its own) before it
+    # meets the database; in-process, pytest's log capture would hide that line.
+    [["sends", "show", "1"], ["sends", "run-due"]],
+    ids=["sends-show", "sends-run-due"],
+)
+def test_the_real_process_prints_one_line(
+    args: list[str], empty_pg: str, closed_port_url: str
+) -> None:
     for url, words in [(empty_pg, "briefmail db upgrade"), (closed_port_url, "Connection refused")]:
-        result = run_process(["sends", "show", "1"], process_env(url))
+        result = run_process(args, process_env(url))
         assert result.returncode == 1
         assert words in one_error_line(result.stderr)
         assert result.stdout == ""

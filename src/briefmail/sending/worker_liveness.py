@@ -51,6 +51,9 @@ class Owner:
         self._holders = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Whether a beat ever reached the database: an owner that never registered
+        # named no claim, so its stop has nothing to release.
+        self._registered = False
 
     @contextmanager
     def holding(self) -> Iterator[str]:
@@ -108,9 +111,16 @@ class Owner:
                     )
                 )
             session.commit()
+        self._registered = True
 
     def stop(self) -> None:
-        """A clean stop: anything it still held is orphaned at once, not after the lease."""
+        """A clean stop: anything it still held is orphaned at once, not after the lease.
+
+        Nothing to write for an owner that never registered (a command that met a
+        database it cannot use before any work): its own line would only come before
+        the command's one-line error."""
+        if not self._registered:
+            return
         try:
             with self.sessions() as session:
                 begin_write(session)
