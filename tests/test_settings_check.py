@@ -30,6 +30,8 @@ BAD: list[tuple[str, str, str]] = [
     ("BRIEFMAIL_LANG", "C.UTF-8", "'C.UTF-8' is not a BCP 47 language tag"),
     ("BRIEFMAIL_LANG", 'en" onload="x', "is not a BCP 47 language tag"),
     ("BRIEFMAIL_DATABASE_URL", "notaurl", "is not a database URL"),
+    ("BRIEFMAIL_DATABASE_URL", "postgresql://h@[::1/x", "is not a database URL"),
+    ("BRIEFMAIL_DATABASE_URL", "postgresql://h@host:abc/x", "is not a database URL"),
     ("BRIEFMAIL_DATABASE_URL", "mysql://u@db/briefmail", "mysql is not supported"),
     ("BRIEFMAIL_DATABASE_URL", "postgres://u@db/briefmail", "write postgresql://"),
     (

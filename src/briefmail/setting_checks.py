@@ -48,7 +48,7 @@ def language(value: str) -> str:
 def database_url(value: str) -> str:
     try:
         url = make_url(value)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ValueError(f"is not a database URL (e.g. {DATABASE_EXAMPLES})") from None
     if url.drivername == "postgres":
         raise ValueError("write postgresql:// (SQLAlchemy does not accept postgres://)")

@@ -177,3 +177,33 @@ def test_with_sendgrid_a_brief_that_cannot_be_rendered_is_refused_before_the_sen
     assert "Traceback" not in err
     with session_scope() as session:
         assert session.scalars(select(Send)).all() == []
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_failing_tick_does_not_hold_up_due_work(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-process loop: a tick that raises (a bug in one of its reviews) is logged,
+    and the send that is due still goes out in the same round."""
+    from briefmail.sending.loop import run_forever
+
+    clock.set_now(T0)
+    with session_scope() as session:
+        slug = store_brief(session)
+        add_people(session, 3)
+        send_id = _send(session, slug, T0)
+    engine = make_engine(OutboxBackend(tmp_path / "outbox"))
+
+    def broken_tick() -> None:
+        raise RuntimeError("a bug in the weekly slot")
+
+    def stop(_seconds: float) -> None:
+        raise _Stop
+
+    monkeypatch.setattr(engine, "tick", broken_tick)
+    with pytest.raises(_Stop):
+        run_forever(engine, tick_seconds=5, sleep=stop)
+    assert _statuses()[send_id] == ("sent", None)

@@ -49,7 +49,7 @@ def run_forever(
     while True:
         started = time.monotonic()
         try:
-            engine.tick()
+            _tick(engine)
             report = engine.work(budget_seconds=tick_seconds)
         except Exception as exc:
             wait = backoff.next()
@@ -63,3 +63,15 @@ def run_forever(
         backoff.reset()
         on_round(report)
         sleep(max(0.0, tick_seconds - (time.monotonic() - started)))
+
+
+def _tick(engine: Engine) -> None:
+    """A tick that fails for a reason other than the database (a bug in one of its
+    reviews, say) must not hold up due work: it is logged and the round goes on. An
+    outage stops the round, as the work would meet it too."""
+    try:
+        engine.tick()
+    except Exception as exc:
+        if failures.is_database_error(exc):
+            raise
+        log.exception("tick failed; sending what is due anyway")
