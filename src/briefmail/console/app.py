@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from briefmail.config import Settings
 from briefmail.console import auditlog, briefs, dashboard, login, reports, schedule, sends
 from briefmail.console import subscribers as people
-from briefmail.console.auth import current_visit, refusal_status
+from briefmail.console.auth import current_visit, refused
 from briefmail.console.context import ConsoleContext, console
 from briefmail.console.headers import NoStore
 from briefmail.errors import BriefmailError, InvalidInputError, NotFoundError, StateError
@@ -57,16 +57,7 @@ async def _refused(request: Request, exc: Exception) -> Response:
     cannot be (an id past what the database holds): its words, not a server error.
     Only signed-in people get this far (`guard` runs first)."""
     assert isinstance(exc, BriefmailError)
-    status = refusal_status(exc)
-    return console(request).renderer.page(
-        request,
-        await current_visit(request),
-        "error.html",
-        status,
-        title="Not found" if status == 404 else "Not done",
-        lines=str(exc).splitlines(),
-        back_to="/console/",
-    )
+    return refused(request, await current_visit(request), exc, "/console/")
 
 
 async def _server_error(request: Request, _exc: Exception) -> Response:

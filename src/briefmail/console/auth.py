@@ -183,15 +183,16 @@ def refusal_status(exc: BriefmailError) -> int:
     return 409
 
 
-def refused(request: Request, visit: Visit, exc: BriefmailError, back_to: str) -> Response:
+def refused(request: Request, visit: Visit | None, exc: BriefmailError, back_to: str) -> Response:
     """A service said no (bad input 400, not found 404, wrong state 409): its words, and
     the way back."""
+    status = refusal_status(exc)
     return console(request).renderer.page(
         request,
         visit,
         "error.html",
-        refusal_status(exc),
-        title="Not done",
+        status,
+        title="Not found" if status == 404 else "Not done",
         lines=str(exc).splitlines(),
         back_to=back_to,
     )
