@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -19,24 +20,32 @@ from briefmail.db.session import session_scope
 from briefmail.sending import claims, service
 from briefmail.sending.backends.outbox import OutboxBackend
 from briefmail.sending.backends.sendgrid import SendGridBackend
+from briefmail.sending.engine import Engine
 from tests.fakes.sendgrid_server import API_KEY, FakeSendGrid, exactly_once
 from tests.sending.helpers import SLUG, T0, live_owner, make_engine, started_send
+
+
+def cancel_in_flight(fake: FakeSendGrid, send_id: int, status: int, **answer: Any) -> Engine:
+    """Work the send: the first batch is accepted, and the send is cancelled while the
+    second is in flight; SendGrid then answers it `status`. Returns the engine."""
+    engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
+    fake.plan(202)
+    fake.plan(status, hold=True, **answer)
+    worker = threading.Thread(target=engine.work)
+    worker.start()
+    assert fake.wait_for_requests(2)
+    with session_scope() as session:
+        assert service.cancel_send(session, send_id, now=clock.now()).status == "cancelled"
+    fake.release()
+    worker.join(timeout=60)
+    return engine
 
 
 def test_cancel_stops_pending_batches_and_lets_the_one_in_flight_finish(db_url: str) -> None:
     send_id = started_send(30)  # 3 batches
     clock.set_now(None)
     with FakeSendGrid() as fake:
-        engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
-        fake.plan(202)
-        fake.plan(202, hold=True)  # the second batch is in flight when we cancel
-        worker = threading.Thread(target=engine.work)
-        worker.start()
-        assert fake.wait_for_requests(2)
-        with session_scope() as session:
-            assert service.cancel_send(session, send_id, now=clock.now()).status == "cancelled"
-        fake.release()
-        worker.join(timeout=60)
+        cancel_in_flight(fake, send_id, 202)  # the second batch finishes
     with session_scope() as session:
         view = service.get_send(session, send_id)
         batches = Counter(session.scalars(select(Batch.status).where(Batch.send_id == send_id)))
@@ -61,16 +70,7 @@ def test_a_batch_refused_with_429_after_cancel_is_cancelled_and_a_resend_reaches
     send_id = started_send(30)  # 3 batches
     clock.set_now(None)
     with FakeSendGrid() as fake:
-        engine = make_engine(SendGridBackend(api_key=API_KEY, host=fake.url, timeout=30))
-        fake.plan(202)
-        fake.plan(429, retry_after=1, hold=True)  # in flight when we cancel, then refused
-        worker = threading.Thread(target=engine.work)
-        worker.start()
-        assert fake.wait_for_requests(2)
-        with session_scope() as session:
-            assert service.cancel_send(session, send_id, now=clock.now()).status == "cancelled"
-        fake.release()
-        worker.join(timeout=60)
+        engine = cancel_in_flight(fake, send_id, 429, retry_after=1)  # then refused
         with session_scope() as session:
             batches = Counter(session.scalars(select(Batch.status).where(Batch.send_id == send_id)))
         # The refused batch went nowhere: it is cancelled, not left pending for ever
